@@ -1,0 +1,190 @@
+//! Creating, writing and closing output datasets; runs on the writer thread only.
+//!
+//! The output takes the input's georeferencing, CRS, metadata and (where a
+//! band keeps its meaning) band descriptions and colour interpretation, plus
+//! the processing history. GDAL 3.6 reports write errors at close only through
+//! the error handler, so closing checks the writer thread's GDAL messages.
+
+use std::ffi::CString;
+use std::path::Path;
+
+use anyhow::Context;
+use gdal::{Dataset, Metadata};
+
+use crate::gdalenv;
+use crate::job::{Format, JobCtx};
+use crate::output::TempFile;
+use crate::window::Window;
+
+/// Create the tiled GTiff that the windows are written into.
+pub fn create(job: &JobCtx, path: &Path) -> anyhow::Result<Dataset> {
+    let out = &job.output;
+    let bands = job.op.out_bands();
+    let driver = gdal::DriverManager::get_driver_by_name("GTiff")?;
+    let mut opts = gdal::cpl::CslStringList::new();
+    for (k, v) in gtiff_options(job) {
+        opts.set_name_value(&k, &v)?;
+    }
+    let c_path = CString::new(path.as_os_str().as_encoded_bytes())?;
+    // SAFETY: valid driver, NUL-terminated path and option list.
+    let h = unsafe {
+        gdal_sys::GDALCreate(
+            driver.c_driver(),
+            c_path.as_ptr(),
+            job.input.width as i32,
+            job.input.height as i32,
+            bands as i32,
+            out.out_type.gdal(),
+            opts.as_ptr(),
+        )
+    };
+    if h.is_null() {
+        let why = gdalenv::first_failure().unwrap_or_else(|| "GDALCreate failed".into());
+        anyhow::bail!(
+            "cannot create output in {}: {}",
+            dir_of(&out.path),
+            why.trim()
+        );
+    }
+    // SAFETY: we own the fresh handle.
+    let mut ds = unsafe { Dataset::from_c_dataset(h) };
+    copy_metadata(job, &mut ds)?;
+    Ok(ds)
+}
+
+fn dir_of(p: &Path) -> String {
+    p.parent()
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                ".".into()
+            } else {
+                d.display().to_string()
+            }
+        })
+        .unwrap_or_else(|| ".".into())
+}
+
+/// For COG, the intermediate GTiff only needs to be fast to write and read
+/// back; the user's compression applies to the final COG.
+fn gtiff_options(job: &JobCtx) -> Vec<(String, String)> {
+    match job.output.format {
+        Format::GTiff => job.output.creation_options.clone(),
+        Format::Cog => {
+            let (tw, th) = job.output.tile;
+            vec![
+                ("TILED".into(), "YES".into()),
+                ("BLOCKXSIZE".into(), tw.to_string()),
+                ("BLOCKYSIZE".into(), th.to_string()),
+                ("COMPRESS".into(), "ZSTD".into()),
+                ("ZSTD_LEVEL".into(), "1".into()),
+                ("BIGTIFF".into(), "IF_SAFER".into()),
+            ]
+        }
+    }
+}
+
+fn copy_metadata(job: &JobCtx, ds: &mut Dataset) -> anyhow::Result<()> {
+    let input = &job.input;
+    if let Some(gt) = input.geo_transform {
+        ds.set_geo_transform(&gt)?;
+    }
+    if !input.projection.is_empty() {
+        ds.set_projection(&input.projection)?;
+    }
+    for (domain, items) in &input.metadata {
+        for item in items {
+            if let Some((k, v)) = item.split_once('=') {
+                ds.set_metadata_item(k, v, domain)?;
+            }
+        }
+    }
+    for (k, v) in &job.output.history {
+        ds.set_metadata_item(k, v, "")?;
+    }
+    for i in 0..job.op.out_bands() {
+        let mut band = ds.rasterband(i + 1)?;
+        band.set_no_data_value(Some(job.output.nodata))?;
+        if let Some(src) = job.op.band_source(i) {
+            let m = &input.bands[src - 1];
+            if !m.description.is_empty() {
+                band.set_description(&m.description)?;
+            }
+            if let Some(ci) = gdal::raster::ColorInterpretation::from_c_int(m.color_interp as _) {
+                // Alpha keeps no meaning once values are recomputed.
+                if ci != gdal::raster::ColorInterpretation::AlphaBand {
+                    band.set_color_interpretation(ci)?;
+                }
+            }
+        } else if let Some(d) = job.op.band_description(i) {
+            band.set_description(&d)?;
+        }
+    }
+    Ok(())
+}
+
+/// Write a band-sequential buffer covering `rect` to every output band.
+pub fn write_rect(
+    ds: &Dataset,
+    rect: Window,
+    bands: usize,
+    t: crate::ops::OutType,
+    data: &[u8],
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        data.len() == rect.pixels() * bands * t.size(),
+        "buffer size mismatch"
+    );
+    let mut map: Vec<i32> = (1..=bands as i32).collect();
+    // SAFETY: `data` holds exactly bands × w × h samples of type `t`,
+    // band-sequential; GDAL only reads it for GF_Write.
+    let err = unsafe {
+        gdal_sys::GDALDatasetRasterIO(
+            ds.c_dataset(),
+            gdal_sys::GDALRWFlag::GF_Write,
+            rect.x as i32,
+            rect.y as i32,
+            rect.w as i32,
+            rect.h as i32,
+            data.as_ptr() as *mut _,
+            rect.w as i32,
+            rect.h as i32,
+            t.gdal(),
+            bands as i32,
+            map.as_mut_ptr(),
+            0,
+            0,
+            0,
+        )
+    };
+    if let Some(msg) = gdalenv::first_failure() {
+        anyhow::bail!("{}", msg.trim());
+    }
+    anyhow::ensure!(err == gdal_sys::CPLErr::CE_None, "GDAL write failed");
+    Ok(())
+}
+
+/// Close, failing if GDAL raised an error while flushing (disk full, …).
+pub fn close(ds: Dataset) -> anyhow::Result<()> {
+    drop(ds);
+    if let Some(msg) = gdalenv::first_failure() {
+        anyhow::bail!("{}", msg.trim());
+    }
+    Ok(())
+}
+
+/// Turn the closed temp GTiff into the final output, atomically.
+pub fn finalize(job: &JobCtx, temp: TempFile) -> anyhow::Result<()> {
+    let fin = &job.output.path;
+    match job.output.format {
+        Format::GTiff => temp
+            .commit(fin)
+            .with_context(|| format!("committing {}", fin.display())),
+        Format::Cog => {
+            let cog = TempFile::beside(fin, ".cog.tif");
+            crate::cog::translate(job, temp.path(), cog.path())?;
+            drop(temp);
+            cog.commit(fin)
+                .with_context(|| format!("committing {}", fin.display()))
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Process-wide GDAL set-up: safe configuration and error routing.
+//!
+//! GDAL keeps global state (config options, the block cache, the error
+//! handler), so it is set once, before any thread opens a dataset. Errors
+//! are the subtle part: GDAL reports many failures only through its error
+//! handler, sometimes while returning "success" (a failed tile decode inside
+//! an otherwise finished RasterIO, a write error at close on 3.6, which has
+//! no close error codes). So every message is both logged through `tracing`
+//! and recorded on the thread that raised it; each job inspects its threads'
+//! records and fails on any `CE_Failure`, never trusting return codes alone.
+
+use std::cell::RefCell;
+use std::sync::Once;
+
+use gdal::errors::CplErrType;
+
+/// GDAL options that make reading untrusted files safe and predictable.
+/// `GDAL_NUM_THREADS=1`: GDAL 3.6 has a crash in threaded decoding, and our
+/// parallelism comes from workers anyway.
+const SAFE_OPTIONS: &[(&str, &str)] = &[
+    ("GDAL_NUM_THREADS", "1"),
+    ("GDAL_PAM_ENABLED", "NO"),
+    ("GDAL_VRT_ENABLE_PYTHON", "NO"),
+    ("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR"),
+    ("CPL_VSIL_CURL_ALLOWED_EXTENSIONS", "NONE"),
+    ("GDAL_HTTP_MAX_RETRY", "0"),
+    ("GTIFF_REPORT_COMPD_CS", "NO"),
+];
+
+/// One message GDAL raised on the current thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GdalMessage {
+    pub failure: bool,
+    pub text: String,
+}
+
+thread_local! {
+    static MESSAGES: RefCell<Vec<GdalMessage>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Configure GDAL once per process. `cache_mb` bounds GDAL's block cache,
+/// which is shared by all threads, so N workers cannot multiply it.
+pub fn init(cache_mb: usize) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for (k, v) in SAFE_OPTIONS {
+            // An option the user set in the environment wins: it is their box.
+            if std::env::var_os(k).is_none() {
+                let _ = gdal::config::set_config_option(k, v);
+            }
+        }
+        gdal::config::set_error_handler(|class, code, msg| {
+            record(class, code, msg);
+        });
+    });
+    let bytes = (cache_mb.max(8) as i64) * 1024 * 1024;
+    // SAFETY: plain setter on GDAL's global cache size.
+    unsafe { gdal_sys::GDALSetCacheMax64(bytes) };
+}
+
+fn record(class: CplErrType, code: i32, msg: &str) {
+    let failure = matches!(class, CplErrType::Failure | CplErrType::Fatal);
+    match class {
+        CplErrType::Failure | CplErrType::Fatal => {
+            tracing::debug!(target: "gdal", code, "{msg}")
+        }
+        CplErrType::Warning => tracing::warn!(target: "gdal", code, "{msg}"),
+        CplErrType::Debug | CplErrType::None => tracing::trace!(target: "gdal", code, "{msg}"),
+    }
+    if matches!(class, CplErrType::Debug | CplErrType::None) {
+        return;
+    }
+    MESSAGES.with(|m| {
+        let mut m = m.borrow_mut();
+        // A corrupt file can raise the same error thousands of times.
+        if m.len() < 64 && !m.iter().any(|x| x.text == msg) {
+            m.push(GdalMessage {
+                failure,
+                text: msg.to_string(),
+            });
+        }
+    });
+}
+
+/// Take (and clear) the messages GDAL raised on this thread.
+pub fn take_messages() -> Vec<GdalMessage> {
+    MESSAGES.with(|m| std::mem::take(&mut *m.borrow_mut()))
+}
+
+/// Clear this thread's messages, e.g. before a fresh job on a reused thread.
+pub fn clear_messages() {
+    MESSAGES.with(|m| m.borrow_mut().clear());
+}
+
+/// The first failure raised on this thread since the last take, if any.
+pub fn first_failure() -> Option<String> {
+    MESSAGES.with(|m| {
+        m.borrow()
+            .iter()
+            .find(|x| x.failure)
+            .map(|x| x.text.clone())
+    })
+}

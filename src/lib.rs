@@ -1,0 +1,29 @@
+//! tilerun: windowed, parallel raster processing over GDAL.
+//!
+//! The library holds the engine and its stages; `main.rs` is a thin CLI.
+//! One module per stage: `cli` → `config`/`recipe` → `prepare` → `engine`
+//! (`window` → `worker` → `writer`, via `tiles`, `create`, `output`).
+
+pub mod cli;
+pub mod cog;
+pub mod config;
+pub mod convert;
+pub mod create;
+pub mod engine;
+pub mod error;
+pub mod expr;
+pub mod gdalenv;
+pub mod input;
+pub mod job;
+pub mod logging;
+pub mod oneshot;
+pub mod ops;
+pub mod options;
+pub mod output;
+pub mod prepare;
+pub mod recipe;
+pub mod shutdown;
+pub mod tiles;
+pub mod window;
+pub mod worker;
+pub mod writer;

@@ -1,0 +1,177 @@
+//! Ops: the pure computations tilerun runs over windows.
+//!
+//! An op never touches GDAL or the filesystem. The engine reads a window
+//! (grown by the op's halo and clipped to the raster), turns nodata into NaN,
+//! and hands the op plain `ndarray` views; the op returns one array per output
+//! band, NaN meaning "nodata here". That contract is what lets every op be
+//! unit-tested without files and keeps GDAL handles out of the maths.
+
+use std::collections::BTreeMap;
+
+use ndarray::{Array2, ArrayView2};
+
+pub mod bandmath;
+pub mod focal;
+pub mod terrain;
+
+/// Where the window being computed sits inside the (halo-grown) block.
+///
+/// The block was read over the window grown by the op's halo on every side,
+/// then clipped to the raster. So `row`/`col` is the halo actually available
+/// above/left of the window: less than the halo means the window touches the
+/// raster's top/left edge. Likewise for bottom/right via `rows`/`cols`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Core {
+    pub row: usize,
+    pub col: usize,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// One window's input: the bands the op asked for, in the order of
+/// [`Op::bands`], all of the same shape. Nodata (and masked) pixels are NaN,
+/// unless the nodata policy is `none`.
+pub struct Block<'a> {
+    pub bands: Vec<ArrayView2<'a, f64>>,
+    pub core: Core,
+}
+
+/// What an op may know about its input when it is built: geometry and
+/// per-band facts, never a dataset handle.
+#[derive(Debug, Clone)]
+pub struct InputInfo {
+    pub width: usize,
+    pub height: usize,
+    pub band_count: usize,
+    /// GDAL geotransform `[x0, dx, rx, y0, ry, dy]`.
+    pub geo_transform: Option<[f64; 6]>,
+    /// True when the CRS is geographic (degrees).
+    pub geographic: bool,
+    /// Per-band nodata value, index 0 = band 1.
+    pub nodata: Vec<Option<f64>>,
+}
+
+/// Output sample types tilerun writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutType {
+    Byte,
+    UInt16,
+    Int16,
+    UInt32,
+    Int32,
+    Float32,
+    Float64,
+}
+
+/// How nodata inputs reach an op (see README, "Nodata policy").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NodataPolicy {
+    /// Any nodata input at a pixel makes that output pixel nodata.
+    #[default]
+    Propagate,
+    /// Nodata inputs are NaN; NaN-skipping functions (min/max/mean) skip them.
+    Ignore,
+    /// Raw values: nodata is not masked at all.
+    None,
+}
+
+/// `--set key=value` parameters, in the order given; the op builder removes
+/// what it understands so leftovers can be reported as unknown keys.
+pub type Params = BTreeMap<String, String>;
+
+/// A built op, ready to run on any number of threads at once.
+pub trait Op: Send + Sync {
+    /// Short name used in messages ("hillshade", "expr").
+    fn name(&self) -> &str;
+    /// 1-based input bands the op reads, in the order `Block::bands` holds them.
+    fn bands(&self) -> &[usize];
+    /// Pixels of context needed on every side of a window.
+    fn halo(&self) -> usize {
+        0
+    }
+    /// Number of output bands.
+    fn out_bands(&self) -> usize;
+    /// Output type when the user gives no `--ot`.
+    fn default_out_type(&self) -> OutType {
+        OutType::Float32
+    }
+    /// Output nodata when the user gives no `--nodata` (None = the type's default).
+    fn default_nodata(&self) -> Option<f64> {
+        None
+    }
+    /// Compute the core region of `block`: one `core.rows × core.cols` array
+    /// per output band, NaN where the output is nodata.
+    fn compute(&self, block: &Block<'_>) -> Vec<Array2<f64>>;
+    /// Human-readable parameters, recorded in the output's metadata.
+    fn describe(&self) -> String;
+    /// The input band whose meaning output band `out` (0-based) keeps, so its
+    /// description and colour interpretation are copied (e.g. a per-band
+    /// rescale). None for derived products such as NDVI.
+    fn band_source(&self, _out: usize) -> Option<usize> {
+        None
+    }
+    /// A description for output band `out` (0-based) when it has no source.
+    fn band_description(&self, _out: usize) -> Option<String> {
+        None
+    }
+}
+
+/// Errors building an op: always name the op and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("{op}: {reason}")]
+    Invalid { op: String, reason: String },
+}
+
+impl OpError {
+    pub fn new(op: &str, reason: impl Into<String>) -> Self {
+        OpError::Invalid {
+            op: op.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Ops that `--op` accepts.
+pub const NAMED: &[&str] = &["hillshade", "slope", "aspect", "focal"];
+
+/// Built op plus warnings for the user (e.g. an assumed scale).
+pub type Built = (Box<dyn Op>, Vec<String>);
+
+/// Build a band-math op. `params` may only carry `band` (ignored: the
+/// expression names its bands).
+pub fn build_expr(
+    src: &str,
+    params: &Params,
+    info: &InputInfo,
+    policy: NodataPolicy,
+) -> Result<Built, String> {
+    if let Some(k) = params.keys().find(|k| k.as_str() != "band") {
+        return Err(format!(
+            "expr: unknown --set key '{k}' (band math takes no parameters)"
+        ));
+    }
+    let op = bandmath::BandMath::new(src, info, policy).map_err(|e| e.to_string())?;
+    Ok((Box::new(op), Vec::new()))
+}
+
+/// Build a named op.
+pub fn build(
+    name: &str,
+    params: &Params,
+    info: &InputInfo,
+    _policy: NodataPolicy,
+) -> Result<Built, String> {
+    match name {
+        "hillshade" | "slope" | "aspect" => {
+            terrain::build(name, params, info).map_err(|e| e.to_string())
+        }
+        "focal" => focal::build(params, info)
+            .map(|op| (op, Vec::new()))
+            .map_err(|e| e.to_string()),
+        _ => Err(format!(
+            "--op: unknown op '{name}' (known: {})",
+            NAMED.join(", ")
+        )),
+    }
+}

@@ -1,0 +1,144 @@
+//! Turning a [`JobSpec`] into a runnable [`JobCtx`]: open the input once for
+//! its metadata, build the op against it, settle the output type, nodata,
+//! creation options and windows. Everything that can be refused is refused
+//! here, before any output file exists.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+
+use crate::error::{job, usage, Error};
+use crate::input::{self, InputMeta};
+use crate::job::{JobCtx, Outcome, OutputSpec};
+use crate::ops;
+use crate::recipe::{JobSpec, OpSpec};
+
+pub struct Prepared {
+    pub ctx: Arc<JobCtx>,
+    pub outcome: Receiver<Outcome>,
+    pub warnings: Vec<String>,
+}
+
+pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepared, Error> {
+    let path = &spec.input;
+    let at = |e: String| job(format!("{}: {e}", path.display()));
+    input::check_path(path).map_err(|e| at(format!("{e:#}")))?;
+    check_output_path(spec)?;
+    let ds = input::open(path, &spec.drivers).map_err(|e| at(format!("{e:#}")))?;
+    let meta = InputMeta::read(path, &ds, &spec.limits).map_err(|e| at(format!("{e:#}")))?;
+    drop(ds);
+    let info = meta.info();
+    let (op, warnings) = match &spec.op {
+        OpSpec::Expr(src) => ops::build_expr(src, &spec.params, &info, spec.policy),
+        OpSpec::Named(name) => ops::build(name, &spec.params, &info, spec.policy),
+    }
+    .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let out_type = spec.out_type.unwrap_or_else(|| op.default_out_type());
+    let nodata = spec
+        .nodata
+        .or_else(|| op.default_nodata().filter(|v| out_type.holds(*v)))
+        .unwrap_or_else(|| out_type.default_nodata());
+    if !out_type.holds(nodata) {
+        return Err(usage(format!(
+            "--nodata: {nodata} cannot be stored in --ot {} (range {:?}{})",
+            out_type.name(),
+            out_type.range(),
+            if out_type.is_float() {
+                ""
+            } else {
+                ", integers only"
+            }
+        )));
+    }
+    let (creation_options, tile) =
+        crate::options::creation_options(spec.format, out_type, &spec.creation_options, meta.width)
+            .map_err(usage)?;
+    let size = crate::window::choose(meta.width, meta.height, tile, meta.block, spec.window);
+    let windows = crate::window::plan(meta.width, meta.height, size);
+    let history = vec![
+        ("TILERUN_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
+        (
+            "TILERUN_RECIPE".into(),
+            spec.recipe.clone().unwrap_or_default(),
+        ),
+        ("TILERUN_OP".into(), op.name().into()),
+        ("TILERUN_PARAMS".into(), op.describe()),
+        (
+            "TILERUN_NODATA_POLICY".into(),
+            format!("{:?}", spec.policy).to_lowercase(),
+        ),
+    ];
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let ctx = JobCtx::new(
+        id,
+        meta,
+        Arc::from(op),
+        spec.policy,
+        OutputSpec {
+            path: spec.output.clone(),
+            format: spec.format,
+            out_type,
+            nodata,
+            creation_options,
+            tile,
+            history,
+        },
+        windows,
+        spec.drivers.clone(),
+        cancel,
+        tx,
+    );
+    Ok(Prepared {
+        ctx: Arc::new(ctx),
+        outcome: rx,
+        warnings,
+    })
+}
+
+/// Refuse outputs that would clobber the input or cannot be created.
+fn check_output_path(spec: &JobSpec) -> Result<(), Error> {
+    let out = &spec.output;
+    let name_ok = out.file_name().is_some();
+    if !name_ok {
+        return Err(usage(format!(
+            "{}: output is not a file path",
+            out.display()
+        )));
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => Path::new(".").to_path_buf(),
+    };
+    match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(job(format!(
+                "{}: output folder is not a directory",
+                dir.display()
+            )))
+        }
+        Err(e) => return Err(job(format!("{}: output folder: {e}", dir.display()))),
+    }
+    let same = match (
+        std::fs::canonicalize(&spec.input),
+        std::fs::canonicalize(&dir),
+    ) {
+        (Ok(i), Ok(d)) => i == d.join(out.file_name().unwrap_or_default()),
+        _ => false,
+    };
+    if same {
+        return Err(usage(format!(
+            "{}: output path is the input; choose another -o",
+            out.display()
+        )));
+    }
+    if out.is_dir() {
+        return Err(job(format!(
+            "{}: output path is a directory",
+            out.display()
+        )));
+    }
+    Ok(())
+}

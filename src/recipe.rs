@@ -1,0 +1,222 @@
+//! Resolving what to run: flags over recipe over config defaults, into a
+//! [`JobSpec`]. Pure data, no GDAL: the input is not opened here.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::cli::RunArgs;
+use crate::config::{value_string, Config, Recipe};
+use crate::error::{usage, Error};
+use crate::input::Limits;
+use crate::job::Format;
+use crate::ops::{NodataPolicy, OutType, Params};
+
+/// What the op is, before the input is known.
+#[derive(Debug, Clone)]
+pub enum OpSpec {
+    Expr(String),
+    Named(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub op: OpSpec,
+    pub params: Params,
+    pub recipe: Option<String>,
+    pub out_type: Option<OutType>,
+    pub nodata: Option<f64>,
+    pub policy: NodataPolicy,
+    pub format: Format,
+    /// User creation options (config, recipe, flags; later wins).
+    pub creation_options: Vec<(String, String)>,
+    pub window: Option<usize>,
+    pub drivers: Vec<String>,
+    pub limits: Limits,
+}
+
+pub fn parse_policy(s: &str) -> Result<NodataPolicy, Error> {
+    match s.to_ascii_lowercase().as_str() {
+        "propagate" => Ok(NodataPolicy::Propagate),
+        "ignore" => Ok(NodataPolicy::Ignore),
+        "none" => Ok(NodataPolicy::None),
+        _ => Err(usage(format!(
+            "--nodata-policy: unknown policy '{s}' (expected propagate, ignore or none)"
+        ))),
+    }
+}
+
+pub fn parse_format(s: &str) -> Result<Format, Error> {
+    match s.to_ascii_lowercase().as_str() {
+        "gtiff" => Ok(Format::GTiff),
+        "cog" => Ok(Format::Cog),
+        _ => Err(usage(format!(
+            "--of: unknown format '{s}' (expected GTiff or COG)"
+        ))),
+    }
+}
+
+/// Merge flags, the named recipe and the config into one job.
+pub fn resolve(input: &Path, args: &RunArgs, cfg: &Config) -> Result<JobSpec, Error> {
+    let recipe: Recipe = match &args.recipe {
+        Some(name) => cfg.recipes.get(name).cloned().ok_or_else(|| {
+            let known: Vec<_> = cfg.recipes.keys().map(String::as_str).collect();
+            let from = cfg
+                .source
+                .as_ref()
+                .map_or("built-in defaults (no config file found)".into(), |p| {
+                    p.display().to_string()
+                });
+            usage(format!(
+                "--recipe: no recipe '{name}' in {from} (known: {})",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?,
+        None => Recipe::default(),
+    };
+    let op = if let Some(e) = &args.expr {
+        OpSpec::Expr(e.clone())
+    } else if let Some(o) = &args.op {
+        OpSpec::Named(o.clone())
+    } else if let Some(e) = &recipe.expr {
+        OpSpec::Expr(e.clone())
+    } else if let Some(o) = &recipe.op {
+        OpSpec::Named(o.clone())
+    } else {
+        return Err(usage("nothing to do: give --expr, --op or --recipe"));
+    };
+    // Flags replace the recipe's op parameters only when they replace the op.
+    let mut params = Params::new();
+    if args.expr.is_none() && args.op.is_none() {
+        for (k, v) in &recipe.set {
+            params.insert(k.clone(), value_string(v));
+        }
+        if let Some(b) = &recipe.band {
+            params.insert("band".into(), join(&b.to_vec()));
+        }
+    }
+    for (k, v) in &args.set {
+        params.insert(k.clone(), v.clone());
+    }
+    if let Some(b) = &args.band {
+        params.insert("band".into(), join(b));
+    }
+    let out_type = match (&args.ot, &recipe.ot) {
+        (Some(t), _) => Some(t.0),
+        (None, Some(s)) => Some(
+            s.parse::<OutType>()
+                .map_err(|e| usage(format!("recipe ot: {e}")))?,
+        ),
+        (None, None) => None,
+    };
+    let policy = match args
+        .nodata_policy
+        .as_ref()
+        .or(recipe.nodata_policy.as_ref())
+    {
+        Some(p) => parse_policy(p)?,
+        None => NodataPolicy::default(),
+    };
+    let format = match args.format.as_ref().or(recipe.format.as_ref()) {
+        Some(f) => parse_format(f)?,
+        None => Format::GTiff,
+    };
+    let mut co: Vec<(String, String)> = Vec::new();
+    let layers = [cfg.output.creation_options.iter(), recipe.co.iter()];
+    for (k, v) in layers.into_iter().flatten() {
+        co.push((k.to_ascii_uppercase(), v.clone()));
+    }
+    for (k, v) in &args.co {
+        co.push((k.to_ascii_uppercase(), v.clone()));
+    }
+    let name = args.recipe.clone().unwrap_or_else(|| match &op {
+        OpSpec::Expr(_) => "expr".into(),
+        OpSpec::Named(n) => n.clone(),
+    });
+    let output = match &args.output {
+        Some(o) => o.clone(),
+        None => {
+            let template = recipe.output.as_deref().unwrap_or("{stem}_{recipe}.tif");
+            let dir = cfg
+                .output
+                .dir
+                .clone()
+                .unwrap_or_else(|| input.parent().map(Path::to_path_buf).unwrap_or_default());
+            dir.join(render(template, input, &name)?)
+        }
+    };
+    let window = args
+        .window
+        .or((cfg.engine.window > 0).then_some(cfg.engine.window));
+    if window == Some(0) {
+        return Err(usage("--window: must be at least 1"));
+    }
+    Ok(JobSpec {
+        input: input.to_path_buf(),
+        output,
+        op,
+        params,
+        recipe: args.recipe.clone(),
+        out_type,
+        nodata: args.nodata.or(recipe.nodata),
+        policy,
+        format,
+        creation_options: co,
+        window,
+        drivers: cfg.input.allowed_drivers.clone(),
+        limits: cfg.limits.limits(),
+    })
+}
+
+fn join(b: &[usize]) -> String {
+    b.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Render an output-name template. The result must be a plain file name:
+/// a template can never place output outside the output folder.
+pub fn render(template: &str, input: &Path, recipe: &str) -> Result<PathBuf, Error> {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = input
+        .extension()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = template
+        .replace("{stem}", &stem)
+        .replace("{recipe}", recipe)
+        .replace("{ext}", &ext);
+    let p = PathBuf::from(&name);
+    let mut comps = p.components();
+    match (comps.next(), comps.next()) {
+        (Some(Component::Normal(_)), None) if !name.contains('/') => Ok(p),
+        _ => Err(usage(format!(
+            "output template '{template}' gives '{name}', which is not a plain file name in the output folder"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_cannot_escape_the_output_folder() {
+        let i = Path::new("/in/scene.tif");
+        assert_eq!(
+            render("{stem}_{recipe}.tif", i, "ndvi").unwrap(),
+            PathBuf::from("scene_ndvi.tif")
+        );
+        for bad in ["../{stem}.tif", "/etc/{stem}", "a/b.tif", "..", ".", ""] {
+            assert!(render(bad, i, "x").is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Workers: read a window from their own dataset handle, run the op, convert.
+//!
+//! GDAL datasets are `Send` but not `Sync`, so each worker opens its own
+//! handle per job (at most once per job, kept in a tiny cache because the
+//! daemon interleaves the tail of one file with the head of the next) and no
+//! handle ever leaves the thread that opened it. Any error or panic becomes a
+//! [`Msg::Failed`] naming the window and the path: the job fails, the worker
+//! carries on with the next job.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use anyhow::Context;
+use crossbeam_channel::{Receiver, Sender};
+use gdal::Dataset;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::gdalenv;
+use crate::job::JobCtx;
+use crate::ops::{Block, Core, NodataPolicy};
+use crate::window::Window;
+
+/// A unit of work: one window of one job.
+pub struct Task {
+    pub job: Arc<JobCtx>,
+    pub index: usize,
+}
+
+/// What workers (and the producer) tell the writer.
+pub enum Msg {
+    /// Create the output for a job; sent before any of its windows.
+    Begin(Arc<JobCtx>),
+    /// A finished window, already converted to the output type.
+    Window {
+        job: Arc<JobCtx>,
+        window: Window,
+        data: Vec<u8>,
+        warnings: Vec<String>,
+    },
+    Failed {
+        job: Arc<JobCtx>,
+        error: String,
+    },
+    /// The producer stopped early (cancelled): drop the job's output.
+    Abort(Arc<JobCtx>),
+}
+
+/// Open handles, most recent first; two are enough for one file's tail to
+/// overlap the next file's head.
+struct Handles(Vec<(u64, Dataset)>);
+
+impl Handles {
+    fn get(&mut self, job: &JobCtx) -> anyhow::Result<&Dataset> {
+        if let Some(i) = self.0.iter().position(|(id, _)| *id == job.id) {
+            let h = self.0.remove(i);
+            self.0.insert(0, h);
+        } else {
+            let ds = crate::input::open(&job.input.path, &job.drivers)?;
+            self.0.insert(0, (job.id, ds));
+            self.0.truncate(2);
+        }
+        Ok(&self.0[0].1)
+    }
+}
+
+/// Run until the task channel closes.
+pub fn run(tasks: Receiver<Task>, results: Sender<Msg>) {
+    let mut handles = Handles(Vec::new());
+    for task in tasks {
+        let job = Arc::clone(&task.job);
+        if job.stopped() {
+            continue;
+        }
+        let window = job.windows[task.index];
+        gdalenv::clear_messages();
+        let res = catch_unwind(AssertUnwindSafe(|| process(&mut handles, &job, window)));
+        let warnings: Vec<String> = gdalenv::take_messages()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        let msg = match res {
+            Ok(Ok(data)) => Msg::Window {
+                job,
+                window,
+                data,
+                warnings,
+            },
+            Ok(Err(e)) => Msg::Failed {
+                error: format!("window {}: {e:#}", describe(&window)),
+                job,
+            },
+            Err(panic) => Msg::Failed {
+                error: format!(
+                    "window {}: worker panicked: {}",
+                    describe(&window),
+                    panic_text(&panic)
+                ),
+                job,
+            },
+        };
+        if results.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
+pub fn describe(w: &Window) -> String {
+    format!("x={} y={} {}×{}", w.x, w.y, w.w, w.h)
+}
+
+pub fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Result<Vec<u8>> {
+    let ds = handles.get(job)?;
+    let op = &job.op;
+    let meta = &job.input;
+    let (grown, core_row, core_col) = window.grow(op.halo(), meta.width, meta.height);
+    let bands = op.bands();
+    let mut buf = read_bands(ds, grown, bands).context("reading failed")?;
+    let plane = grown.pixels();
+    if job.policy != NodataPolicy::None {
+        for (i, &b) in bands.iter().enumerate() {
+            let slice = &mut buf[i * plane..(i + 1) * plane];
+            if let Some(nd) = meta.bands[b - 1].nodata {
+                mask_nodata(slice, nd);
+            }
+            if meta.bands[b - 1].has_mask {
+                apply_mask(ds, b, grown, slice).context("reading mask failed")?;
+            }
+        }
+    }
+    let views: Vec<ArrayView2<f64>> = buf
+        .chunks_exact(plane)
+        .map(|c| ArrayView2::from_shape((grown.h, grown.w), c).expect("plane shape"))
+        .collect();
+    let block = Block {
+        bands: views,
+        core: Core {
+            row: core_row,
+            col: core_col,
+            rows: window.h,
+            cols: window.w,
+        },
+    };
+    let out = op.compute(&block);
+    anyhow::ensure!(
+        out.len() == op.out_bands() && out.iter().all(|a| a.dim() == (window.h, window.w)),
+        "op {} returned arrays of the wrong shape",
+        op.name()
+    );
+    Ok(crate::convert::pack(
+        &out,
+        job.output.out_type,
+        job.output.nodata,
+    ))
+}
+
+/// Read `bands` over `win` as f64, band-sequential, in one RasterIO call so
+/// pixel-interleaved tiles are decoded once for all bands.
+fn read_bands(ds: &Dataset, win: Window, bands: &[usize]) -> anyhow::Result<Vec<f64>> {
+    let mut buf = vec![0f64; win.pixels() * bands.len()];
+    let mut map: Vec<i32> = bands.iter().map(|&b| b as i32).collect();
+    // SAFETY: the buffer holds exactly bands × w × h f64 in band-sequential
+    // layout, which is what zero spacings mean to GDAL.
+    let err = unsafe {
+        gdal_sys::GDALDatasetRasterIO(
+            ds.c_dataset(),
+            gdal_sys::GDALRWFlag::GF_Read,
+            win.x as i32,
+            win.y as i32,
+            win.w as i32,
+            win.h as i32,
+            buf.as_mut_ptr().cast(),
+            win.w as i32,
+            win.h as i32,
+            gdal_sys::GDALDataType::GDT_Float64,
+            map.len() as i32,
+            map.as_mut_ptr(),
+            0,
+            0,
+            0,
+        )
+    };
+    check(err)?;
+    Ok(buf)
+}
+
+/// A CE_None return is not enough: GDAL reports some decode failures only
+/// through the error handler.
+fn check(err: gdal_sys::CPLErr::Type) -> anyhow::Result<()> {
+    if let Some(msg) = gdalenv::first_failure() {
+        anyhow::bail!("{}", msg.trim());
+    }
+    if err != gdal_sys::CPLErr::CE_None {
+        anyhow::bail!("GDAL RasterIO failed");
+    }
+    Ok(())
+}
+
+fn mask_nodata(data: &mut [f64], nodata: f64) {
+    if nodata.is_nan() {
+        return; // NaN already is "nodata" downstream.
+    }
+    for v in data.iter_mut() {
+        if *v == nodata {
+            *v = f64::NAN;
+        }
+    }
+}
+
+/// Honour an alpha band or internal mask: 0 in the mask means nodata.
+fn apply_mask(ds: &Dataset, band: usize, win: Window, data: &mut [f64]) -> anyhow::Result<()> {
+    let b = ds.rasterband(band)?;
+    let mask = b.open_mask_band()?;
+    let m = mask.read_as::<u8>(
+        (win.x as isize, win.y as isize),
+        (win.w, win.h),
+        (win.w, win.h),
+        None,
+    )?;
+    check(gdal_sys::CPLErr::CE_None)?;
+    let mut view = ArrayViewMut2::from_shape((win.h, win.w), data)?;
+    for (v, &k) in view.iter_mut().zip(m.data().iter()) {
+        if k == 0 {
+            *v = f64::NAN;
+        }
+    }
+    Ok(())
+}
