@@ -331,8 +331,9 @@ import numpy as np
 from osgeo import gdal
 
 gdal.UseExceptions()
-a_b = gdal.Open(sys.argv[1]).GetRasterBand(1)
-b_b = gdal.Open(sys.argv[2]).GetRasterBand(1)
+# Keep the datasets referenced: a band outliving its dataset segfaults.
+a_ds, b_ds = gdal.Open(sys.argv[1]), gdal.Open(sys.argv[2])
+a_b, b_b = a_ds.GetRasterBand(1), b_ds.GetRasterBand(1)
 w, h = a_b.XSize, a_b.YSize
 n, over1, max_diff = 0, 0, 0
 for y in range(0, h, 512):

@@ -65,7 +65,9 @@ impl Default for Limits {
 pub fn open(path: &Path, drivers: &[String]) -> anyhow::Result<Dataset> {
     let names: Vec<&str> = drivers.iter().map(String::as_str).collect();
     let opts = DatasetOptions {
-        open_flags: GdalOpenFlags::GDAL_OF_RASTER | GdalOpenFlags::GDAL_OF_READONLY,
+        open_flags: GdalOpenFlags::GDAL_OF_RASTER
+            | GdalOpenFlags::GDAL_OF_READONLY
+            | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
         allowed_drivers: Some(&names),
         ..Default::default()
     };

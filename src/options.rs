@@ -50,13 +50,16 @@ fn size(opts: &[(String, String)], key: &str) -> Result<Option<usize>, String> {
         .transpose()
 }
 
+/// Creation options as (KEY, value), later entries winning.
+pub type Options = Vec<(String, String)>;
+
 /// Merge `user` over the defaults. Returns the options and the output tile.
 pub fn creation_options(
     format: Format,
     t: OutType,
     user: &[(String, String)],
     width: usize,
-) -> Result<(Vec<(String, String)>, (usize, usize)), String> {
+) -> Result<(Options, (usize, usize)), String> {
     if format == Format::Cog {
         for bad in [
             "TILED",
@@ -92,7 +95,7 @@ pub fn creation_options(
             // Striped output: pin the strip height so windows can cover
             // whole strips (GDAL's own default depends on the width).
             opts.retain(|(k, _)| k != "BLOCKXSIZE");
-            let rows = match get(&opts, "BLOCKYSIZE").or(get(&opts, "ROWSPERSTRIP")) {
+            let rows = match get(user, "BLOCKYSIZE").or(get(user, "ROWSPERSTRIP")) {
                 Some(v) => v
                     .parse::<usize>()
                     .map_err(|_| format!("--co BLOCKYSIZE={v}: not a number"))?,

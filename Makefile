@@ -1,0 +1,60 @@
+# tilerun — build, run and test on Debian 12 (GDAL 3.6.2).
+#   make run    install what is missing, build, process the bundled fixture
+#   make test   fmt + clippy + the whole test suite (what CI runs)
+#   make bench  generate the 8192² inputs and compare with gdal_calc.py / gdaldem
+#   make fuzz   bounded fuzzing of the expression and config parsers
+
+SHELL := /bin/bash
+CARGO ?= cargo
+APT_PACKAGES := libgdal-dev gdal-bin python3-gdal pkgconf
+BENCH_PACKAGES := hyperfine time
+OUT ?= out
+
+.PHONY: deps bench-deps build run test lint fixtures bench fuzz clean
+
+# Install only what is missing, so a warm box does not touch apt at all.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+bench-deps: deps
+	@command -v hyperfine >/dev/null && [ -x /usr/bin/time ] || { \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BENCH_PACKAGES); }
+
+build: deps
+	$(CARGO) build --release --locked
+
+run: build
+	@mkdir -p $(OUT)
+	./target/release/tilerun fixtures/scene_small.tif --config config.toml --recipe ndvi -o $(OUT)/scene_small_ndvi.tif --json
+	./target/release/tilerun fixtures/dem_small.tif --config config.toml --recipe hillshade -o $(OUT)/dem_small_hillshade.tif --json
+	@echo "outputs in $(OUT)/"; ls -l $(OUT)
+
+lint: deps
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+test: lint
+	$(CARGO) test --locked
+
+# Regenerate the small committed fixtures (deterministic).
+fixtures: deps
+	/usr/bin/python3 fixtures/gen.py
+
+bench: bench-deps build
+	/usr/bin/python3 bench/gen_inputs.py bench/data
+	bench/run.sh
+
+fuzz:
+	@echo "see fuzz/ (added with the hostile-input work)"
+
+clean:
+	$(CARGO) clean
+	rm -rf $(OUT)

@@ -1,0 +1,8 @@
+//! tilerun's integration tests: one binary, the real `tilerun` executable,
+//! real files, GDAL and GDAL's own tools as oracles.
+
+mod util;
+
+mod bad_input;
+mod corpus;
+mod oneshot;
