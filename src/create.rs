@@ -12,7 +12,7 @@ use anyhow::Context;
 use gdal::{Dataset, Metadata};
 
 use crate::gdalenv;
-use crate::job::{Format, JobCtx};
+use crate::job::{Format, JobCtx, OutputSpec};
 use crate::output::TempFile;
 use crate::window::Window;
 
@@ -22,8 +22,13 @@ pub fn create(job: &JobCtx, path: &Path) -> anyhow::Result<Dataset> {
     let bands = job.op.out_bands();
     let driver = gdal::DriverManager::get_driver_by_name("GTiff")?;
     let mut opts = gdal::cpl::CslStringList::new();
-    for (k, v) in gtiff_options(job) {
+    for (k, v) in gtiff_options(&job.output) {
         opts.set_name_value(&k, &v)?;
+    }
+    if job.output.layout.is_some() {
+        // Blocks arrive pre-compressed through libtiff; GDAL only lays out
+        // the file and must not write blocks of its own.
+        opts.set_name_value("SPARSE_OK", "TRUE")?;
     }
     let c_path = CString::new(path.as_os_str().as_encoded_bytes())?;
     // SAFETY: valid driver, NUL-terminated path and option list.
@@ -66,11 +71,11 @@ fn dir_of(p: &Path) -> String {
 
 /// For COG, the intermediate GTiff only needs to be fast to write and read
 /// back; the user's compression applies to the final COG.
-fn gtiff_options(job: &JobCtx) -> Vec<(String, String)> {
-    match job.output.format {
-        Format::GTiff => job.output.creation_options.clone(),
+pub fn gtiff_options(out: &OutputSpec) -> Vec<(String, String)> {
+    match out.format {
+        Format::GTiff => out.creation_options.clone(),
         Format::Cog => {
-            let (tw, th) = job.output.tile;
+            let (tw, th) = out.tile;
             vec![
                 ("TILED".into(), "YES".into()),
                 ("BLOCKXSIZE".into(), tw.to_string()),

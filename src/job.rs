@@ -36,6 +36,8 @@ pub struct OutputSpec {
     pub tile: (usize, usize),
     /// Processing history written into the output's metadata.
     pub history: Vec<(String, String)>,
+    /// Set when workers compress whole blocks themselves (see `encode`).
+    pub layout: Option<crate::encode::Layout>,
 }
 
 /// Shared state of one running job.
@@ -46,6 +48,8 @@ pub struct JobCtx {
     pub policy: NodataPolicy,
     pub output: OutputSpec,
     pub windows: Vec<Window>,
+    /// Shared decoded input blocks, for ops with a halo on tiled inputs.
+    pub blocks: Option<crate::blocks::BlockCache>,
     pub drivers: Vec<String>,
     /// Raised by the owner (Ctrl-C, daemon rollback) or by any failure.
     pub cancel: Arc<AtomicBool>,
@@ -98,6 +102,7 @@ impl JobCtx {
             op,
             policy,
             output,
+            blocks: None,
             windows,
             drivers,
             cancel,

@@ -4,11 +4,13 @@
 //! One module per stage: `cli` → `config`/`recipe` → `prepare` → `engine`
 //! (`window` → `worker` → `writer`, via `tiles`, `create`, `output`).
 
+pub mod blocks;
 pub mod cli;
 pub mod cog;
 pub mod config;
 pub mod convert;
 pub mod create;
+pub mod encode;
 pub mod engine;
 pub mod error;
 pub mod expr;
@@ -20,6 +22,7 @@ pub mod oneshot;
 pub mod ops;
 pub mod options;
 pub mod output;
+pub mod rawtiff;
 pub mod prepare;
 pub mod recipe;
 pub mod shutdown;

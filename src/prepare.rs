@@ -23,7 +23,7 @@ pub struct Prepared {
 
 pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepared, Error> {
     let path = &spec.input;
-    let at = |e: String| job(format!("{}: {e}", path.display()));
+    let at = |e: String| job(format!("{}: {e}", crate::error::show(path)));
     input::check_path(path).map_err(|e| at(format!("{e:#}")))?;
     check_output_path(spec)?;
     let ds = input::open(path, &spec.drivers).map_err(|e| at(format!("{e:#}")))?;
@@ -34,7 +34,7 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
         OpSpec::Expr(src) => ops::build_expr(src, &spec.params, &info, spec.policy),
         OpSpec::Named(name) => ops::build(name, &spec.params, &info, spec.policy),
     }
-    .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    .map_err(|e| usage(format!("{}: {e}", crate::error::show(path))))?;
     let out_type = spec.out_type.unwrap_or_else(|| op.default_out_type());
     let nodata = spec
         .nodata
@@ -70,26 +70,50 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
             format!("{:?}", spec.policy).to_lowercase(),
         ),
     ];
+    let mut output = OutputSpec {
+        path: spec.output.clone(),
+        format: spec.format,
+        out_type,
+        nodata,
+        creation_options,
+        tile,
+        history,
+        layout: None,
+    };
+    let gtiff = crate::create::gtiff_options(&output);
+    output.layout = crate::encode::Layout::for_output(
+        &output,
+        &gtiff,
+        (meta.width, meta.height),
+        op.out_bands(),
+    )
+    .filter(|l| windows.iter().all(|w| l.aligned(w)));
     let (tx, rx) = crossbeam_channel::bounded(1);
-    let ctx = JobCtx::new(
+    let halo = op.halo();
+    let tiled_input = meta.block.0 < meta.width;
+    let blocks = (halo > 0 && tiled_input).then(|| {
+        let grown = windows
+            .iter()
+            .map(|w| w.grow(halo, meta.width, meta.height).0);
+        crate::blocks::BlockCache::new(
+            (meta.width, meta.height),
+            meta.block,
+            op.bands().len(),
+            grown,
+        )
+    });
+    let mut ctx = JobCtx::new(
         id,
         meta,
         Arc::from(op),
         spec.policy,
-        OutputSpec {
-            path: spec.output.clone(),
-            format: spec.format,
-            out_type,
-            nodata,
-            creation_options,
-            tile,
-            history,
-        },
+        output,
         windows,
         spec.drivers.clone(),
         cancel,
         tx,
     );
+    ctx.blocks = blocks;
     Ok(Prepared {
         ctx: Arc::new(ctx),
         outcome: rx,
@@ -104,7 +128,7 @@ fn check_output_path(spec: &JobSpec) -> Result<(), Error> {
     if !name_ok {
         return Err(usage(format!(
             "{}: output is not a file path",
-            out.display()
+            crate::error::show(out)
         )));
     }
     let dir = match out.parent() {
@@ -116,10 +140,15 @@ fn check_output_path(spec: &JobSpec) -> Result<(), Error> {
         Ok(_) => {
             return Err(job(format!(
                 "{}: output folder is not a directory",
-                dir.display()
+                crate::error::show(dir)
             )))
         }
-        Err(e) => return Err(job(format!("{}: output folder: {e}", dir.display()))),
+        Err(e) => {
+            return Err(job(format!(
+                "{}: output folder: {e}",
+                crate::error::show(dir)
+            )))
+        }
     }
     let same = match (
         std::fs::canonicalize(&spec.input),
@@ -131,13 +160,13 @@ fn check_output_path(spec: &JobSpec) -> Result<(), Error> {
     if same {
         return Err(usage(format!(
             "{}: output path is the input; choose another -o",
-            out.display()
+            crate::error::show(out)
         )));
     }
     if out.is_dir() {
         return Err(job(format!(
             "{}: output path is a directory",
-            out.display()
+            crate::error::show(out)
         )));
     }
     Ok(())

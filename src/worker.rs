@@ -34,7 +34,7 @@ pub enum Msg {
     Window {
         job: Arc<JobCtx>,
         window: Window,
-        data: Vec<u8>,
+        data: Payload,
         warnings: Vec<String>,
     },
     Failed {
@@ -43,6 +43,13 @@ pub enum Msg {
     },
     /// The producer stopped early (cancelled): drop the job's output.
     Abort(Arc<JobCtx>),
+}
+
+/// A window's pixels: raw band-sequential samples for the writer to hand to
+/// GDAL, or blocks the worker already compressed (see `encode`).
+pub enum Payload {
+    Raw(Vec<u8>),
+    Blocks(Vec<(u32, Vec<u8>)>),
 }
 
 /// Open handles, most recent first; two are enough for one file's tail to
@@ -115,25 +122,16 @@ pub fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Result<Vec<u8>> {
+fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Result<Payload> {
     let ds = handles.get(job)?;
     let op = &job.op;
     let meta = &job.input;
     let (grown, core_row, core_col) = window.grow(op.halo(), meta.width, meta.height);
-    let bands = op.bands();
-    let mut buf = read_bands(ds, grown, bands).context("reading failed")?;
+    let buf = match &job.blocks {
+        Some(cache) => cache.read(grown, |rect| decode(ds, job, rect))?,
+        None => decode(ds, job, grown)?,
+    };
     let plane = grown.pixels();
-    if job.policy != NodataPolicy::None {
-        for (i, &b) in bands.iter().enumerate() {
-            let slice = &mut buf[i * plane..(i + 1) * plane];
-            if let Some(nd) = meta.bands[b - 1].nodata {
-                mask_nodata(slice, nd);
-            }
-            if meta.bands[b - 1].has_mask {
-                apply_mask(ds, b, grown, slice).context("reading mask failed")?;
-            }
-        }
-    }
     let views: Vec<ArrayView2<f64>> = buf
         .chunks_exact(plane)
         .map(|c| ArrayView2::from_shape((grown.h, grown.w), c).expect("plane shape"))
@@ -153,11 +151,33 @@ fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Resul
         "op {} returned arrays of the wrong shape",
         op.name()
     );
-    Ok(crate::convert::pack(
-        &out,
-        job.output.out_type,
-        job.output.nodata,
-    ))
+    let raw = crate::convert::pack(&out, job.output.out_type, job.output.nodata);
+    match &job.output.layout {
+        Some(l) => Ok(Payload::Blocks(
+            crate::encode::encode(l, window, &raw).context("compressing output blocks")?,
+        )),
+        None => Ok(Payload::Raw(raw)),
+    }
+}
+
+/// Read the op's bands over `rect`, nodata (and masked pixels) as NaN.
+fn decode(ds: &Dataset, job: &JobCtx, rect: Window) -> anyhow::Result<Vec<f64>> {
+    let bands = job.op.bands();
+    let mut buf = read_bands(ds, rect, bands).context("reading failed")?;
+    if job.policy == NodataPolicy::None {
+        return Ok(buf);
+    }
+    let plane = rect.pixels();
+    for (i, &b) in bands.iter().enumerate() {
+        let slice = &mut buf[i * plane..(i + 1) * plane];
+        if let Some(nd) = job.input.bands[b - 1].nodata {
+            mask_nodata(slice, nd);
+        }
+        if job.input.bands[b - 1].has_mask {
+            apply_mask(ds, b, rect, slice).context("reading mask failed")?;
+        }
+    }
+    Ok(buf)
 }
 
 /// Read `bands` over `win` as f64, band-sequential, in one RasterIO call so

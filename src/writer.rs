@@ -20,13 +20,16 @@ use gdal::Dataset;
 use crate::gdalenv;
 use crate::job::{JobCtx, JobError, Summary};
 use crate::output::TempFile;
+use crate::rawtiff::RawTiff;
 use crate::tiles::Assembler;
 use crate::window::Window;
-use crate::worker::{panic_text, Msg};
+use crate::worker::{panic_text, Msg, Payload};
 
 struct Open {
     job: Arc<JobCtx>,
     ds: Option<Dataset>,
+    /// Set instead of `ds` when workers send pre-compressed blocks.
+    raw: Option<RawTiff>,
     temp: Option<TempFile>,
     written: usize,
     tiles: Assembler,
@@ -103,7 +106,12 @@ fn handle(open: &mut HashMap<u64, Open>, msg: Msg) {
 fn begin(job: Arc<JobCtx>) -> anyhow::Result<Open> {
     let temp = TempFile::beside(&job.output.path, ".tif");
     gdalenv::clear_messages();
-    let ds = crate::create::create(&job, temp.path())?;
+    let mut ds = Some(crate::create::create(&job, temp.path())?);
+    let mut raw = None;
+    if job.output.layout.is_some() {
+        crate::create::close(ds.take().expect("just created"))?;
+        raw = Some(RawTiff::open(temp.path())?);
+    }
     let (tw, th) = job.output.tile;
     Ok(Open {
         tiles: Assembler::new(
@@ -113,17 +121,37 @@ fn begin(job: Arc<JobCtx>) -> anyhow::Result<Open> {
             job.output.out_type.size(),
         ),
         job,
-        ds: Some(ds),
+        ds,
+        raw,
         temp: Some(temp),
         written: 0,
         warnings: Vec::new(),
     })
 }
 
-fn write(o: &mut Open, win: Window, data: &[u8]) -> anyhow::Result<()> {
-    let ds = o.ds.as_ref().context("output already closed")?;
-    for (rect, buf) in o.tiles.accept(win, data) {
-        crate::create::write_rect(ds, rect, o.job.op.out_bands(), o.job.output.out_type, &buf)?;
+fn write(o: &mut Open, win: Window, data: &Payload) -> anyhow::Result<()> {
+    match data {
+        Payload::Raw(data) => {
+            let ds = o.ds.as_ref().context("output already closed")?;
+            for (rect, buf) in o.tiles.accept(win, data) {
+                crate::create::write_rect(
+                    ds,
+                    rect,
+                    o.job.op.out_bands(),
+                    o.job.output.out_type,
+                    &buf,
+                )?;
+            }
+        }
+        Payload::Blocks(blocks) => {
+            let raw = o.raw.as_mut().context("output not opened for blocks")?;
+            for (index, bytes) in blocks {
+                raw.write(*index, bytes)?;
+            }
+            if let Some(msg) = gdalenv::first_failure() {
+                anyhow::bail!("{}", msg.trim());
+            }
+        }
     }
     o.written += 1;
     o.job
@@ -141,8 +169,14 @@ fn finish(mut o: Open) {
             o.tiles.is_empty(),
             "internal: incomplete output tiles at the end"
         );
-        let ds = o.ds.take().context("output already closed")?;
-        crate::create::close(ds)?;
+        if let Some(raw) = o.raw.take() {
+            raw.close();
+            if let Some(msg) = gdalenv::first_failure() {
+                anyhow::bail!("{}", msg.trim());
+            }
+        } else {
+            crate::create::close(o.ds.take().context("output already closed")?)?;
+        }
         let temp = o.temp.take().context("output already committed")?;
         crate::create::finalize(&o.job, temp)
     })();
@@ -169,6 +203,7 @@ fn finish(mut o: Open) {
 fn abort(mut o: Open, err: JobError) {
     o.job.fail();
     drop(o.ds.take());
+    drop(o.raw.take());
     gdalenv::clear_messages();
     let warnings = std::mem::take(&mut o.warnings);
     let job = Arc::clone(&o.job);

@@ -1,0 +1,253 @@
+//! Compressing output blocks in the workers, with GDAL's own codecs.
+//!
+//! A worker writes its finished window into a private `/vsimem/` GTiff made
+//! with the output's creation options and block size, lets GDAL compress it,
+//! and lifts each block's bytes out (GDAL reports where they are through the
+//! `TIFF` metadata domain). The bytes are exactly what GDAL would have put in
+//! the output, so no codec or predictor is re-implemented here, and
+//! compression scales with the workers instead of serialising in the writer.
+//! Only whole blocks can be encoded: this path is used when every window is
+//! aligned to the block grid, which the default window plan guarantees.
+
+use std::ffi::CString;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use gdal::{Dataset, Metadata};
+
+use crate::job::{Format, OutputSpec};
+use crate::ops::OutType;
+use crate::window::Window;
+
+/// Codecs whose blocks are self-contained (JPEG keeps shared tables in the
+/// directory, so its blocks cannot move between files).
+const PORTABLE: &[&str] = &[
+    "NONE",
+    "DEFLATE",
+    "ZSTD",
+    "LZW",
+    "LZMA",
+    "PACKBITS",
+    "LERC",
+    "LERC_DEFLATE",
+    "LERC_ZSTD",
+];
+
+/// Options that affect the file, not the bytes of a block.
+const FILE_ONLY: &[&str] = &[
+    "BIGTIFF",
+    "NUM_THREADS",
+    "SPARSE_OK",
+    "TFW",
+    "WORLDFILE",
+    "RPB",
+    "PROFILE",
+];
+
+/// How output blocks are laid out, as libtiff numbers them.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub size: (usize, usize),
+    pub block: (usize, usize),
+    pub tiled: bool,
+    pub separate: bool,
+    pub bands: usize,
+    pub out_type: OutType,
+    pub nodata: f64,
+    /// Creation options for the per-window scratch GTiff.
+    pub options: Vec<(String, String)>,
+}
+
+fn get<'a>(opts: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    opts.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+impl Layout {
+    /// The block layout for `out`, or None when blocks cannot be encoded
+    /// apart from the file (JPEG, YCbCr, bit packing, COG's own tiling).
+    pub fn for_output(
+        out: &OutputSpec,
+        gtiff_options: &[(String, String)],
+        size: (usize, usize),
+        bands: usize,
+    ) -> Option<Layout> {
+        let compress = get(gtiff_options, "COMPRESS")
+            .unwrap_or("NONE")
+            .to_ascii_uppercase();
+        if !PORTABLE.contains(&compress.as_str())
+            || get(gtiff_options, "PHOTOMETRIC").is_some_and(|p| p.eq_ignore_ascii_case("YCBCR"))
+            || get(gtiff_options, "NBITS").is_some()
+        {
+            return None;
+        }
+        let tiled = get(gtiff_options, "TILED").is_some_and(|v| v.eq_ignore_ascii_case("YES"));
+        let separate = bands > 1
+            && get(gtiff_options, "INTERLEAVE").is_some_and(|v| v.eq_ignore_ascii_case("BAND"));
+        let block = if out.format == Format::Cog || tiled {
+            out.tile
+        } else {
+            (size.0, out.tile.1)
+        };
+        let options = gtiff_options
+            .iter()
+            .filter(|(k, _)| !FILE_ONLY.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        Some(Layout {
+            size,
+            block,
+            tiled,
+            separate,
+            bands,
+            out_type: out.out_type,
+            nodata: out.nodata,
+            options,
+        })
+    }
+
+    /// True when `w` covers whole blocks (clipped only at the raster edge).
+    pub fn aligned(&self, w: &Window) -> bool {
+        let (bw, bh) = self.block;
+        w.x % bw == 0
+            && w.y % bh == 0
+            && (w.w % bw == 0 || w.x + w.w == self.size.0)
+            && (w.h % bh == 0 || w.y + w.h == self.size.1)
+    }
+
+    fn per_row(&self) -> usize {
+        self.size.0.div_ceil(self.block.0)
+    }
+
+    fn per_plane(&self) -> usize {
+        self.per_row() * self.size.1.div_ceil(self.block.1)
+    }
+}
+
+/// Compress the band-sequential `data` of an aligned window `w` into
+/// (libtiff block index, bytes) pairs.
+pub fn encode(l: &Layout, w: Window, data: &[u8]) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let (bw, bh) = l.block;
+    let (nx, ny) = (w.w.div_ceil(bw), w.h.div_ceil(bh));
+    let (pw, ph) = (nx * bw, ny * bh);
+    let s = l.out_type.size();
+    // Pad to whole blocks with nodata, so edge blocks compress the same way
+    // whatever the window size.
+    let fill = crate::convert::pack(
+        &[ndarray::Array2::from_elem((1, 1), l.nodata)],
+        l.out_type,
+        l.nodata,
+    );
+    let mut padded = fill.repeat(pw * ph * l.bands);
+    for b in 0..l.bands {
+        for y in 0..w.h {
+            let src = (b * w.h + y) * w.w * s;
+            let dst = (b * ph + y) * pw * s;
+            padded[dst..dst + w.w * s].copy_from_slice(&data[src..src + w.w * s]);
+        }
+    }
+    let name = format!(
+        "/vsimem/tilerun-enc-{}-{}.tif",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    let _cleanup = VsiMem(name.clone());
+    write_scratch(l, &name, (pw, ph), &padded)?;
+    let ds = Dataset::open(&name)?;
+    let planes = if l.separate { l.bands } else { 1 };
+    let mut out = Vec::with_capacity(nx * ny * planes);
+    let c_name = CString::new(name.as_str())?;
+    let mut len: gdal_sys::vsi_l_offset = 0;
+    // SAFETY: borrows the in-memory file's buffer; it lives until VsiMem drops.
+    let base = unsafe { gdal_sys::VSIGetMemFileBuffer(c_name.as_ptr(), &mut len, 0) };
+    anyhow::ensure!(!base.is_null(), "scratch file vanished");
+    // SAFETY: `len` bytes at `base` belong to the in-memory file.
+    let bytes = unsafe { std::slice::from_raw_parts(base, len as usize) };
+    for p in 0..planes {
+        let band = ds.rasterband(p + 1)?;
+        for by in 0..ny {
+            for bx in 0..nx {
+                let off = block_item(&band, "OFFSET", bx, by)?;
+                let size = block_item(&band, "SIZE", bx, by)?;
+                let chunk = bytes
+                    .get(off..off + size)
+                    .context("block outside the scratch file")?;
+                let gx = w.x / bw + bx;
+                let gy = w.y / bh + by;
+                let index = p * l.per_plane() + gy * l.per_row() + gx;
+                out.push((index as u32, chunk.to_vec()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn block_item(
+    band: &gdal::raster::RasterBand,
+    what: &str,
+    bx: usize,
+    by: usize,
+) -> anyhow::Result<usize> {
+    band.metadata_item(&format!("BLOCK_{what}_{bx}_{by}"), "TIFF")
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("GDAL did not report block {bx},{by}"))
+}
+
+fn write_scratch(
+    l: &Layout,
+    name: &str,
+    (pw, ph): (usize, usize),
+    data: &[u8],
+) -> anyhow::Result<()> {
+    let driver = gdal::DriverManager::get_driver_by_name("GTiff")?;
+    let mut opts = gdal::cpl::CslStringList::new();
+    for (k, v) in &l.options {
+        if !matches!(k.as_str(), "TILED" | "BLOCKXSIZE" | "BLOCKYSIZE") {
+            opts.set_name_value(k, v)?;
+        }
+    }
+    if l.tiled {
+        opts.set_name_value("TILED", "YES")?;
+        opts.set_name_value("BLOCKXSIZE", &l.block.0.to_string())?;
+    }
+    opts.set_name_value("BLOCKYSIZE", &l.block.1.to_string())?;
+    let c = CString::new(name)?;
+    // SAFETY: valid driver, name and options.
+    let h = unsafe {
+        gdal_sys::GDALCreate(
+            driver.c_driver(),
+            c.as_ptr(),
+            pw as i32,
+            ph as i32,
+            l.bands as i32,
+            l.out_type.gdal(),
+            opts.as_ptr(),
+        )
+    };
+    anyhow::ensure!(!h.is_null(), "cannot create in-memory scratch GTiff");
+    // SAFETY: fresh handle, owned here.
+    let ds = unsafe { Dataset::from_c_dataset(h) };
+    let rect = Window {
+        x: 0,
+        y: 0,
+        w: pw,
+        h: ph,
+    };
+    crate::create::write_rect(&ds, rect, l.bands, l.out_type, data)?;
+    crate::create::close(ds)
+}
+
+/// Removes an in-memory file when dropped.
+struct VsiMem(String);
+
+impl Drop for VsiMem {
+    fn drop(&mut self) {
+        if let Ok(c) = CString::new(self.0.as_str()) {
+            // SAFETY: valid name; unlinking a missing file is harmless.
+            unsafe { gdal_sys::VSIUnlink(c.as_ptr()) };
+        }
+    }
+}
