@@ -138,3 +138,7 @@ impl Drop for Engine {
         self.close();
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
