@@ -49,7 +49,12 @@
 
 mod kernel;
 pub mod params;
+mod sweep;
 
+#[cfg(test)]
+mod bench;
+#[cfg(test)]
+mod fast_path_tests;
 #[cfg(test)]
 mod gdaldem_parity;
 #[cfg(test)]
@@ -59,7 +64,8 @@ mod tests;
 
 use ndarray::Array2;
 
-pub use kernel::{aspect, window, Gradient, Product, Shading, Terrain};
+pub use kernel::{aspect, Gradient, Product, Shading, Terrain};
+pub use sweep::window;
 
 use super::{Block, InputInfo, Op, OpError, OutType, Params};
 use params::Taker;

@@ -8,10 +8,12 @@
 //! in `f32`, and only the gradients onwards are `f64`. Computing the sums in
 //! `f64` would be marginally more accurate but would drift from gdaldem by up
 //! to ~1e-3° of slope on high, gentle terrain.
-
-use ndarray::{Array2, ArrayView2};
-
-use crate::ops::Core;
+//!
+//! The functions are `#[inline(always)]` and take the gradient as an
+//! argument so that `sweep` can stamp out one vectorised loop per option
+//! set; formulas ending in a libm call (`atan`, `atan2`, `acos`) are split
+//! into a call-free first half and the rest for the same reason. `cell`
+//! composes the same pieces, so both paths evaluate identical expressions.
 
 const DEG_TO_RAD: f64 = std::f64::consts::PI / 180.0;
 const RAD_TO_DEG: f64 = 180.0 / std::f64::consts::PI;
@@ -55,8 +57,8 @@ pub enum Product {
 /// A ready-to-run terrain kernel: options plus gdaldem's precomputed constants.
 #[derive(Debug, Clone)]
 pub struct Terrain {
-    product: Product,
-    gradient: Gradient,
+    pub(super) product: Product,
+    pub(super) gradient: Gradient,
     ewres: f64,
     nsres: f64,
     scale: f64,
@@ -73,14 +75,14 @@ pub struct Terrain {
     cos_alt_z_127: f64,
     cos225_cos_alt_z_127: f64,
     square_z: f64,
-    same_res: Option<SameRes>,
+    pub(super) same_res: Option<SameRes>,
 }
 
 /// gdaldem's fast path for square, north-up pixels (`gt[1] == -gt[5]`) with
 /// the standard Horn hillshade; it sums in a different order, so results can
 /// differ in the last bits from the general path and we mirror it.
 #[derive(Debug, Clone, Copy)]
-struct SameRes {
+pub(super) struct SameRes {
     square_z_inv_res2: f64,
     cos_254_inv_res: f64,
     sin_254_inv_res: f64,
@@ -148,48 +150,21 @@ impl Terrain {
         }
     }
 
-    /// Compute the `core` region of a halo'd block (see [`Core`]). Raster
-    /// edges are recognised as the block's own edges: the engine always reads
-    /// the 1-pixel halo where the raster has it.
-    pub fn run(&self, dem: ArrayView2<'_, f64>, core: Core) -> Array2<f64> {
-        let (rows, cols) = dem.dim();
-        let grid: Vec<f32> = dem.iter().map(|&v| v as f32).collect();
-        Array2::from_shape_fn((core.rows, core.cols), |(i, j)| {
-            match window(&grid, rows, cols, core.row + i, core.col + j) {
-                Some(w) => self.cell(&w),
-                None => f64::NAN,
-            }
-        })
-    }
-
-    /// Compute a whole raster held in memory (the block *is* the raster).
-    pub fn run_full(&self, dem: ArrayView2<'_, f64>) -> Array2<f64> {
-        let (rows, cols) = dem.dim();
-        self.run(
-            dem,
-            Core {
-                row: 0,
-                col: 0,
-                rows,
-                cols,
-            },
-        )
-    }
-
     /// One output value from a complete (nodata-free) 3×3 window; NaN means
     /// nodata (only aspect's flat cells produce it here).
     pub fn cell(&self, w: &[f32; 9]) -> f64 {
         match self.product {
             Product::Hillshade { shading, .. } => {
+                let g = self.gradient;
                 let v = match (shading, self.same_res) {
                     (Shading::Standard, Some(sr)) => self.hillshade_same_res(w, sr),
-                    (Shading::Standard, None) => self.hillshade(w),
-                    (Shading::Combined, _) => self.hillshade_combined(w),
-                    (Shading::MultiDirectional, _) => self.hillshade_multi(w),
+                    (Shading::Standard, None) => self.hillshade(w, g),
+                    (Shading::Combined, _) => self.hillshade_combined(w, g),
+                    (Shading::MultiDirectional, _) => self.hillshade_multi(w, g),
                 };
                 to_byte(v)
             }
-            Product::Slope { percent } => self.slope(w, percent),
+            Product::Slope { percent } => self.slope(w, self.gradient, percent),
             Product::Aspect {
                 trigonometric,
                 zero_for_flat,
@@ -197,20 +172,23 @@ impl Terrain {
         }
     }
 
-    fn gradient_xy(&self, w: &[f32; 9]) -> (f64, f64) {
-        let (gx, gy) = raw_gradient(w, self.gradient);
+    #[inline(always)]
+    fn gradient_xy(&self, w: &[f32; 9], g: Gradient) -> (f64, f64) {
+        let (gx, gy) = raw_gradient(w, g);
         (gx * self.inv_ewres, gy * self.inv_nsres)
     }
 
-    fn hillshade(&self, w: &[f32; 9]) -> f32 {
-        let (x, y) = self.gradient_xy(w);
+    #[inline(always)]
+    pub(super) fn hillshade(&self, w: &[f32; 9], g: Gradient) -> f32 {
+        let (x, y) = self.gradient_xy(w, g);
         let num =
             self.sin_alt_254 - (y * self.cos_az_cos_alt_z_254 - x * self.sin_az_cos_alt_z_254);
         let cang_254 = num / (1.0 + self.square_z * (x * x + y * y)).sqrt();
         (if cang_254 <= 0.0 { 1.0 } else { 1.0 + cang_254 }) as f32
     }
 
-    fn hillshade_same_res(&self, w: &[f32; 9], sr: SameRes) -> f32 {
+    #[inline(always)]
+    pub(super) fn hillshade_same_res(&self, w: &[f32; 9], sr: SameRes) -> f32 {
         let mut acc_x = w[0] - w[8];
         let six_minus_two = w[6] - w[2];
         let mut acc_y = acc_x;
@@ -228,27 +206,27 @@ impl Terrain {
         (if cang_254 <= 0.0 { 1.0 } else { 1.0 + cang_254 }) as f32
     }
 
-    fn hillshade_combined(&self, w: &[f32; 9]) -> f32 {
-        let (x, y) = self.gradient_xy(w);
+    #[inline(always)]
+    fn hillshade_combined(&self, w: &[f32; 9], g: Gradient) -> f32 {
+        combined_value(self.combined_parts(w, g))
+    }
+
+    /// The libm-free part of the combined shading: cosine of the
+    /// illumination angle and tangent of the slope.
+    #[inline(always)]
+    pub(super) fn combined_parts(&self, w: &[f32; 9], g: Gradient) -> (f64, f64) {
+        let (x, y) = self.gradient_xy(w, g);
         let slope = (x * x + y * y) * self.square_z;
         let num = self.sin_alt - (y * self.cos_az_cos_alt_z - x * self.sin_az_cos_alt_z);
-        let mut cang = (num / (1.0 + slope).sqrt()).acos();
-        cang = 1.0 - cang * slope.sqrt().atan() * INV_SQUARE_OF_HALF_PI;
-        if cang <= 0.0 {
-            1.0
-        } else {
-            (1.0 + 254.0 * cang) as f32
-        }
+        (num / (1.0 + slope).sqrt(), slope.sqrt())
     }
 
     /// USGS multidirectional oblique weighting (azimuths 225/270/315/360).
-    fn hillshade_multi(&self, w: &[f32; 9]) -> f32 {
-        let (x, y) = self.gradient_xy(w);
+    #[inline(always)]
+    pub(super) fn hillshade_multi(&self, w: &[f32; 9], g: Gradient) -> f32 {
+        let (x, y) = self.gradient_xy(w, g);
         let (xx, yy) = (x * x, y * y);
         let xx_plus_yy = xx + yy;
-        if xx_plus_yy == 0.0 {
-            return (1.0 + self.sin_alt_254) as f32;
-        }
         let lit = |v: f64| if v <= 0.0 { 0.0 } else { v };
         let val225 = lit(self.sin_alt_127 + (x - y) * self.cos225_cos_alt_z_127);
         let val270 = lit(self.sin_alt_127 - x * self.cos_alt_z_127);
@@ -260,36 +238,86 @@ impl Terrain {
         let w360 = yy;
         let num = (w225 * val225 + w270 * val270 + w315 * val315 + w360 * val360) / xx_plus_yy;
         let cang_127 = num / (1.0 + self.square_z * xx_plus_yy).sqrt();
-        (1.0 + cang_127) as f32
+        // Flat cells: a select rather than an early return keeps the loop
+        // vectorisable (the discarded 0/0 above is harmless).
+        if xx_plus_yy == 0.0 {
+            (1.0 + self.sin_alt_254) as f32
+        } else {
+            (1.0 + cang_127) as f32
+        }
     }
 
-    fn slope(&self, w: &[f32; 9], percent: bool) -> f64 {
-        let (gx, gy) = raw_gradient(w, self.gradient);
+    #[inline(always)]
+    fn slope(&self, w: &[f32; 9], g: Gradient, percent: bool) -> f64 {
+        slope_value(self.rise(w, g), percent)
+    }
+
+    /// Slope as rise over run (the vectorisable part of [`Terrain::slope`]).
+    #[inline(always)]
+    pub(super) fn rise(&self, w: &[f32; 9], g: Gradient) -> f64 {
+        let (gx, gy) = raw_gradient(w, g);
         let dx = gx / self.ewres;
         let dy = gy / self.nsres;
-        let divisor = match self.gradient {
+        let divisor = match g {
             Gradient::Horn => 8.0,
             Gradient::ZevenbergenThorne => 2.0,
         };
-        let rise = (dx * dx + dy * dy).sqrt() / (divisor * self.scale);
-        let v = if percent {
-            100.0 * rise
-        } else {
-            rise.atan() * RAD_TO_DEG
-        };
-        f64::from(v as f32)
+        (dx * dx + dy * dy).sqrt() / (divisor * self.scale)
     }
+}
+
+/// Combined shading from [`Terrain::combined_parts`].
+#[inline(always)]
+pub(super) fn combined_value((cos_angle, tan_slope): (f64, f64)) -> f32 {
+    let mut cang = cos_angle.acos();
+    cang = 1.0 - cang * tan_slope.atan() * INV_SQUARE_OF_HALF_PI;
+    if cang <= 0.0 {
+        1.0
+    } else {
+        (1.0 + 254.0 * cang) as f32
+    }
+}
+
+/// Slope output from rise over run, in percent or degrees, stored as f32.
+#[inline(always)]
+pub(super) fn slope_value(rise: f64, percent: bool) -> f64 {
+    let v = if percent {
+        100.0 * rise
+    } else {
+        rise.atan() * RAD_TO_DEG
+    };
+    f64::from(v as f32)
 }
 
 /// gdaldem stores the shade as a float and GDAL converts it to Byte by
 /// adding 0.5 and truncating; we round the same way so any `--ot` gets
 /// gdaldem's numbers.
-fn to_byte(v: f32) -> f64 {
-    f64::from((v + 0.5).clamp(0.0, 255.0).trunc())
+#[inline(always)]
+pub(super) fn to_byte(v: f32) -> f64 {
+    f64::from(trunc_small((v + 0.5).clamp(0.0, 255.0)))
+}
+
+/// `f32::trunc` for NaN or `0 <= x < 2^23`, in plain arithmetic: baseline
+/// x86-64 has no truncating instruction, so `trunc` is a libm call that
+/// also blocks vectorisation. Adding and removing 2^23 rounds `x` to an
+/// integer (exactly, since the sum's ulp is 1); stepping back one when that
+/// rounded up gives the floor, which is the truncation for `x >= 0`. A NaN
+/// stays NaN. `x` is never −0 here (`v + 0.5` cannot be), so the sign of a
+/// zero result is the same as `trunc`'s.
+#[inline(always)]
+pub(super) fn trunc_small(x: f32) -> f32 {
+    const TWO_POW_23: f32 = 8_388_608.0;
+    let r = (x + TWO_POW_23) - TWO_POW_23;
+    if r > x {
+        r - 1.0
+    } else {
+        r
+    }
 }
 
 /// Unscaled x/y differences, in gdaldem's float evaluation order: x grows
 /// from the right column to the left, y from the top row to the bottom.
+#[inline(always)]
 fn raw_gradient(w: &[f32; 9], gradient: Gradient) -> (f64, f64) {
     match gradient {
         Gradient::Horn => (
@@ -303,14 +331,27 @@ fn raw_gradient(w: &[f32; 9], gradient: Gradient) -> (f64, f64) {
 /// Aspect in degrees. Like gdaldem it ignores pixel size and geotransform
 /// signs entirely (it works on raw row/column differences), so on
 /// non-square pixels it is the aspect of the pixel grid, not of the ground.
+#[inline(always)]
 pub fn aspect(w: &[f32; 9], gradient: Gradient, trigonometric: bool, zero_for_flat: bool) -> f64 {
-    let (dx, dy) = match gradient {
+    aspect_value(aspect_diffs(w, gradient), trigonometric, zero_for_flat)
+}
+
+/// Aspect's x/y differences (unscaled, in f32 like gdaldem).
+#[inline(always)]
+pub(super) fn aspect_diffs(w: &[f32; 9], gradient: Gradient) -> (f32, f32) {
+    match gradient {
         Gradient::Horn => (
-            f64::from((w[2] + w[5] + w[5] + w[8]) - (w[0] + w[3] + w[3] + w[6])),
-            f64::from((w[6] + w[7] + w[7] + w[8]) - (w[0] + w[1] + w[1] + w[2])),
+            (w[2] + w[5] + w[5] + w[8]) - (w[0] + w[3] + w[3] + w[6]),
+            (w[6] + w[7] + w[7] + w[8]) - (w[0] + w[1] + w[1] + w[2]),
         ),
-        Gradient::ZevenbergenThorne => (f64::from(w[5] - w[3]), f64::from(w[7] - w[1])),
-    };
+        Gradient::ZevenbergenThorne => (w[5] - w[3], w[7] - w[1]),
+    }
+}
+
+/// Aspect from [`aspect_diffs`].
+#[inline(always)]
+pub(super) fn aspect_value((dx, dy): (f32, f32), trigonometric: bool, zero_for_flat: bool) -> f64 {
+    let (dx, dy) = (f64::from(dx), f64::from(dy));
     if dx == 0.0 && dy == 0.0 {
         return if zero_for_flat { 0.0 } else { f64::NAN };
     }
@@ -324,61 +365,4 @@ pub fn aspect(w: &[f32; 9], gradient: Gradient, trigonometric: bool, zero_for_fl
         a = 0.0;
     }
     f64::from(a)
-}
-
-/// gdaldem's INTERPOL: linear extrapolation one cell outwards, `2a - b`,
-/// in f32. A nodata (NaN) operand yields NaN, later replaced by the centre.
-fn extrapolate(a: f32, b: f32) -> f32 {
-    2.0 * a - b
-}
-
-/// The 3×3 window gdaldem `-compute_edges` uses for cell (r, c) of a
-/// `rows × cols` row-major grid, or None when the output is nodata (centre
-/// is nodata, or the grid is thinner than 2 cells). See the module header
-/// of `terrain` for the rule in words.
-pub fn window(grid: &[f32], rows: usize, cols: usize, r: usize, c: usize) -> Option<[f32; 9]> {
-    if rows < 2 || cols < 2 {
-        return None;
-    }
-    let at = |rr: usize, cc: usize| grid[rr * cols + cc];
-    let centre = at(r, c);
-    if centre.is_nan() {
-        return None;
-    }
-    let mut w = [0f32; 9];
-    if r == 0 || r == rows - 1 {
-        // First/last row: columns are clamped (not extrapolated), the
-        // missing row is extrapolated from the two rows inside.
-        let cs = [c.saturating_sub(1), c, (c + 1).min(cols - 1)];
-        for (k, &cc) in cs.iter().enumerate() {
-            if r == 0 {
-                w[k] = extrapolate(at(0, cc), at(1, cc));
-                w[3 + k] = at(0, cc);
-                w[6 + k] = at(1, cc);
-            } else {
-                w[k] = at(r - 1, cc);
-                w[3 + k] = at(r, cc);
-                w[6 + k] = extrapolate(at(r, cc), at(r - 1, cc));
-            }
-        }
-    } else {
-        for (k, rr) in [r - 1, r, r + 1].into_iter().enumerate() {
-            let row = if c == 0 {
-                [extrapolate(at(rr, 0), at(rr, 1)), at(rr, 0), at(rr, 1)]
-            } else if c == cols - 1 {
-                let (a, b) = (at(rr, c), at(rr, c - 1));
-                [b, a, extrapolate(a, b)]
-            } else {
-                [at(rr, c - 1), at(rr, c), at(rr, c + 1)]
-            };
-            w[3 * k..3 * k + 3].copy_from_slice(&row);
-        }
-    }
-    // ComputeVal with -compute_edges: nodata neighbours take the centre value.
-    for v in &mut w {
-        if v.is_nan() {
-            *v = centre;
-        }
-    }
-    Some(w)
 }
