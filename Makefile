@@ -52,8 +52,17 @@ bench: bench-deps build
 	/usr/bin/python3 bench/gen_inputs.py bench/data
 	bench/run.sh
 
+# cargo-fuzz (libFuzzer) needs nightly; both are installed if missing. The
+# targets are safe Rust, so no sanitizer (-s none), but debug assertions on
+# (-a) so an integer overflow is a finding. FUZZ_SECS per target.
+FUZZ_SECS ?= 60
 fuzz:
-	@echo "see fuzz/ (added with the hostile-input work)"
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && $(CARGO) +nightly fuzz run -a -s none expr -- \
+	  -max_total_time=$(FUZZ_SECS) -dict=dict/expr.dict -max_len=512
+	cd fuzz && $(CARGO) +nightly fuzz run -a -s none config -- \
+	  -max_total_time=$(FUZZ_SECS) -dict=dict/config.dict -max_len=1024
 
 clean:
 	$(CARGO) clean

@@ -6,7 +6,7 @@
 # command on any box; absolute seconds vary by machine, ratios much less.
 #
 # Usage (from anywhere; paths are relative to the repo root):
-#   bench/run.sh [ndvi] [scaling] [rss] [hillshade]     (default: all)
+#   bench/run.sh [ndvi] [scaling] [rss] [hillshade] [cog]     (default: all)
 #
 # Sections:
 #   ndvi       tilerun band math vs gdal_calc.py on scene.tif; outputs compared
@@ -14,6 +14,12 @@
 #   scaling    tilerun NDVI with --workers 1 vs --workers 2.
 #   rss        tilerun NDVI peak RSS on scene.tif vs scene4x.tif (4x pixels).
 #   hillshade  tilerun --op hillshade vs gdaldem hillshade -compute_edges.
+#   cog        tilerun NDVI --of COG vs the same NDVI as plain GTiff (target:
+#              COG <= 1.3x GTiff wall) and vs gdal_calc.py + gdal_translate
+#              -of COG; tilerun --op hillshade --of COG vs gdaldem hillshade
+#              -of COG. Every COG is checked with GDAL's validator, and one
+#              extra tilerun -v run shows where the COG time goes (windows +
+#              temp GTiff, overviews, COG copy).
 #
 # Environment:
 #   TILERUN     binary (default target/release/tilerun; built if missing)
@@ -42,11 +48,11 @@ NODATA_F32=${NODATA_F32:--3.4028234663852886e+38}
 TILERUN_DEFAULT=target/release/tilerun
 TILERUN=${TILERUN:-$TILERUN_DEFAULT}
 
-ALL_SECTIONS=(ndvi scaling rss hillshade)
+ALL_SECTIONS=(ndvi scaling rss hillshade cog)
 SECTIONS=()
 for arg in "$@"; do
     case "$arg" in
-        ndvi | scaling | rss | hillshade) SECTIONS+=("$arg") ;;
+        ndvi | scaling | rss | hillshade | cog) SECTIONS+=("$arg") ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
             exit 0
@@ -153,7 +159,7 @@ if [[ $PEERS_ONLY == 1 ]]; then
     # Sections that time tilerun alone have nothing to do.
     KEEP_SECTIONS=()
     for s in "${SECTIONS[@]}"; do
-        if [[ $s == ndvi || $s == hillshade ]]; then
+        if [[ $s == ndvi || $s == hillshade || $s == cog ]]; then
             KEEP_SECTIONS+=("$s")
         fi
     done
@@ -350,6 +356,102 @@ print(f"compare (informational): max|diff|={max_diff}, pixels differing by >1: "
 EOF
 }
 
+# ---------------------------------------------------------------- cog
+VALIDATE_COG=/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py
+
+# validate_cog NAME FILE: GDAL's COG validator; a failure fails the run.
+validate_cog() {
+    if "$PY" "$VALIDATE_COG" -q "$2"; then
+        echo "validate: $1 is a valid COG"
+    else
+        echo "validate: $1 IS NOT A VALID COG"
+        FAILED=1
+    fi
+}
+
+# hyperfine over NAME OUTFILE CMD triples into $OUT/SECTION.json, each run
+# wrapped in /usr/bin/time -v (appending to $OUT/SECTION.NAME.time) after
+# removing its output. Compound commands must come wrapped in bash -c.
+bench_many() {
+    local section=$1
+    shift
+    local args=()
+    while [[ $# -gt 0 ]]; do
+        local n=$1 o=$2 c=$3
+        shift 3
+        rm -f "$OUT/$section.$n.time"
+        echo "\$ $c"
+        args+=(-n "$n" -p "rm -f $(quote "$o")" "/usr/bin/time -v -a -o $(quote "$OUT/$section.$n.time") $c")
+    done
+    hyperfine --shell bash --style basic --runs "$RUNS" --warmup "$WARMUP" \
+        --export-json "$OUT/$section.json" "${args[@]}"
+}
+
+section_cog() {
+    echo "## COG: tilerun NDVI -> COG vs -> GTiff, vs gdal_calc.py + gdal_translate -of COG ($SCENE)"
+    local og=$OUT/cog_ndvi_gtiff.tif oc=$OUT/cog_ndvi.tif
+    local tmp=$OUT/cog_calc_tmp.tif ogc=$OUT/cog_ndvi_gdal.tif
+    local hs=$OUT/cog_hs_tilerun.tif hg=$OUT/cog_hs_gdaldem.tif
+    # Like for like: DEFLATE, 512 tiles, floating-point predictor, average
+    # overviews (tilerun's default for continuous data), all cores.
+    local cog_co=(-co COMPRESS=DEFLATE -co BLOCKSIZE=512 -co RESAMPLING=AVERAGE -co NUM_THREADS=ALL_CPUS)
+    local tcog gtiff chain hcog gdem
+    tcog=$(quote "$TILERUN" "$SCENE" --expr '(b4 - b3) / (b4 + b3)' --ot Float32 \
+        "--nodata=$NODATA_F32" -o "$oc" --of COG --co COMPRESS=DEFLATE --quiet)
+    gtiff=$(ndvi_tilerun_cmd "$SCENE" "$og")
+    chain="$(quote gdal_calc.py -A "$SCENE" --A_band=4 -B "$SCENE" --B_band=3 \
+        '--calc=(A.astype(numpy.float32)-B)/(A.astype(numpy.float32)+B)' \
+        --type=Float32 "--NoDataValue=$NODATA_F32" --outfile "$tmp" --overwrite --quiet) \
+        && $(quote gdal_translate -q -of COG "${cog_co[@]}" -co PREDICTOR=FLOATING_POINT "$tmp" "$ogc") \
+        && rm -f $(quote "$tmp")"
+    chain="bash -c $(quote "$chain")"
+    hcog=$(quote "$TILERUN" "$DEM" --op hillshade -o "$hs" --of COG --co COMPRESS=DEFLATE --quiet)
+    gdem=$(quote gdaldem hillshade -compute_edges -q -of COG "${cog_co[@]}" -co PREDICTOR=STANDARD "$DEM" "$hg")
+    if [[ $PEERS_ONLY == 1 ]]; then
+        bench_many cog gdal_chain "$ogc" "$chain" gdaldem "$hg" "$gdem"
+        validate_cog "gdal_translate output" "$ogc"
+        validate_cog "gdaldem output" "$hg"
+        TABLE+=("| NDVI 8192² → COG | — | gdal_calc.py + gdal_translate $(fmt_s "$(median "$OUT/cog.json" gdal_chain)") | — | — / $(rss_mb "$OUT/cog.gdal_chain.time") MB |")
+        TABLE+=("| Hillshade 8192² → COG | — | gdaldem -of COG $(fmt_s "$(median "$OUT/cog.json" gdaldem)") | — | — / $(rss_mb "$OUT/cog.gdaldem.time") MB |")
+        echo
+        return
+    fi
+    bench_many cog tilerun_cog "$oc" "$tcog" tilerun_gtiff "$og" "$gtiff" \
+        gdal_chain "$ogc" "$chain" tilerun_hs "$hs" "$hcog" gdaldem "$hg" "$gdem"
+    validate_cog "tilerun NDVI" "$oc"
+    validate_cog "gdal_translate NDVI" "$ogc"
+    validate_cog "tilerun hillshade" "$hs"
+    validate_cog "gdaldem hillshade" "$hg"
+    compare_ndvi "$oc" "$og" || FAILED=1
+    local mc mg mx mh md r1 r2 r3 met
+    mc=$(median "$OUT/cog.json" tilerun_cog)
+    mg=$(median "$OUT/cog.json" tilerun_gtiff)
+    mx=$(median "$OUT/cog.json" gdal_chain)
+    mh=$(median "$OUT/cog.json" tilerun_hs)
+    md=$(median "$OUT/cog.json" gdaldem)
+    r1=$(ratio "$mc" "$mg")
+    r2=$(ratio "$mc" "$mx")
+    r3=$(ratio "$mh" "$md")
+    met=$(awk -v r="$r1" 'BEGIN { print (r <= 1.30) ? "met" : "MISSED" }')
+    echo "median: NDVI COG $(fmt_s "$mc"), GTiff $(fmt_s "$mg") (COG/GTiff = $r1, target <= 1.30: $met); gdal chain $(fmt_s "$mx")"
+    echo "median: hillshade COG $(fmt_s "$mh"), gdaldem COG $(fmt_s "$md")"
+    # Where the COG time goes: one verbose run; finishing times are logged.
+    rm -f "$oc"
+    local t0 t1 log=$OUT/cog_split.log
+    t0=$(date +%s.%N)
+    eval "${tcog/--quiet/-v --quiet}" 2>"$log" || true
+    t1=$(date +%s.%N)
+    local ovr copy
+    ovr=$(sed -n 's/.*overviews .* built in \([0-9.]*\) s.*/\1/p' "$log" | tail -1)
+    copy=$(sed -n 's/.*COG copy in \([0-9.]*\) s.*/\1/p' "$log" | tail -1)
+    awk -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" -v o="${ovr:-0}" -v c="${copy:-0}" \
+        'BEGIN { printf "split (one -v run): total %.2f s = windows + temp GTiff %.2f s + overviews %.2f s + COG copy %.2f s\n", t, t - o - c, o, c }'
+    TABLE+=("| NDVI 8192² → COG vs → GTiff (target ≤ 1.30×: $met) | $(fmt_s "$mc") | tilerun GTiff $(fmt_s "$mg") | ${r1}× | $(rss_mb "$OUT/cog.tilerun_cog.time") / $(rss_mb "$OUT/cog.tilerun_gtiff.time") MB |")
+    TABLE+=("| NDVI 8192² → COG | $(fmt_s "$mc") | gdal_calc.py + gdal_translate $(fmt_s "$mx") | ${r2}× | $(rss_mb "$OUT/cog.tilerun_cog.time") / $(rss_mb "$OUT/cog.gdal_chain.time") MB |")
+    TABLE+=("| Hillshade 8192² → COG | $(fmt_s "$mh") | gdaldem -of COG $(fmt_s "$md") | ${r3}× | $(rss_mb "$OUT/cog.tilerun_hs.time") / $(rss_mb "$OUT/cog.gdaldem.time") MB |")
+    echo
+}
+
 for s in "${SECTIONS[@]}"; do
     "section_$s"
 done
@@ -365,5 +467,5 @@ for row in "${TABLE[@]}"; do
 done
 if [[ $FAILED != 0 ]]; then
     echo
-    die "tilerun and gdal_calc.py outputs disagree (see the ndvi section)"
+    die "outputs disagree or a COG is invalid (see the ndvi and cog sections)"
 fi

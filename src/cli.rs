@@ -55,7 +55,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct RunArgs {
     /// Output path (default: from the recipe's template, beside the input).
     #[arg(short, long)]
@@ -66,7 +66,7 @@ pub struct RunArgs {
     /// A recipe from the config file.
     #[arg(short, long, conflicts_with = "op")]
     pub recipe: Option<String>,
-    /// A built-in op: hillshade, slope, aspect, focal.
+    /// A built-in op: hillshade, slope, aspect, focal, rescale, reclass.
     #[arg(long)]
     pub op: Option<String>,
     /// Op parameter KEY=VALUE (repeatable).
@@ -90,6 +90,15 @@ pub struct RunArgs {
     /// Output format: GTiff or COG.
     #[arg(long = "of")]
     pub format: Option<String>,
+    /// Overview factors (e.g. 2,4,8,16), auto or none. Default: none for
+    /// GTiff, auto for COG (halvings until the smallest is under 512 px).
+    #[arg(long)]
+    pub overviews: Option<String>,
+    /// Overview resampling: nearest, average, rms, bilinear, cubic,
+    /// cubicspline, lanczos, gauss or mode (default: the op's; average, or
+    /// mode for class maps).
+    #[arg(long)]
+    pub resampling: Option<String>,
     /// Worker threads (default: one per core).
     #[arg(short = 'j', long)]
     pub workers: Option<usize>,

@@ -25,6 +25,9 @@ pub struct Config {
     pub limits: LimitsCfg,
     #[serde(default)]
     pub recipes: BTreeMap<String, Recipe>,
+    /// `tilerun watch` settings; see [`crate::watch::config`].
+    #[serde(default)]
+    pub watch: Option<crate::watch::WatchConfig>,
     /// Where the file came from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -46,7 +49,7 @@ impl Default for Engine {
         Engine {
             workers: 0,
             window: 0,
-            gdal_cachemax_mb: 64,
+            gdal_cachemax_mb: 32,
         }
     }
 }
@@ -64,12 +67,15 @@ pub struct Output {
 #[serde(deny_unknown_fields, default)]
 pub struct Input {
     pub allowed_drivers: Vec<String>,
+    /// Accept TIFFs with blocks that have no data (read as nodata/0).
+    pub allow_sparse: bool,
 }
 
 impl Default for Input {
     fn default() -> Self {
         Input {
             allowed_drivers: vec!["GTiff".into(), "PNG".into(), "JPEG".into()],
+            allow_sparse: false,
         }
     }
 }
@@ -80,6 +86,7 @@ pub struct LimitsCfg {
     pub max_pixels: u64,
     pub max_dimension: usize,
     pub max_bands: usize,
+    pub max_block_bytes: u64,
 }
 
 impl Default for LimitsCfg {
@@ -89,6 +96,7 @@ impl Default for LimitsCfg {
             max_pixels: l.max_pixels,
             max_dimension: l.max_dimension,
             max_bands: l.max_bands,
+            max_block_bytes: l.max_block_bytes,
         }
     }
 }
@@ -99,6 +107,18 @@ impl LimitsCfg {
             max_pixels: self.max_pixels,
             max_dimension: self.max_dimension,
             max_bands: self.max_bands,
+            max_block_bytes: self.max_block_bytes,
+            allow_sparse: false,
+        }
+    }
+}
+
+impl Config {
+    /// Everything checked before an input's pixels are read.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            allow_sparse: self.input.allow_sparse,
+            ..self.limits.limits()
         }
     }
 }
@@ -119,6 +139,9 @@ pub struct Recipe {
     /// Output name template: `{stem}`, `{recipe}`, `{ext}`.
     pub output: Option<String>,
     pub format: Option<String>,
+    /// `"auto"`, `"none"`, or factors: `[2, 4, 8]` or `"2,4,8"`.
+    pub overviews: Option<toml::Value>,
+    pub resampling: Option<String>,
     #[serde(default)]
     pub co: BTreeMap<String, String>,
 }
@@ -202,6 +225,111 @@ pub fn value_string(v: &toml::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The config is operator input, but it must still fail with a message,
+    /// never a panic; and no recipe's output template may leave the output
+    /// folder whatever the file says. (Bounded fuzzing: `make fuzz`.)
+    mod props {
+        use super::parse;
+        use proptest::prelude::*;
+        use std::path::{Component, Path};
+
+        /// Tables of `key = value` lines from the config's own vocabulary
+        /// (and the odd random line), so inputs get past TOML syntax into the
+        /// typed fields and the recipe checks.
+        fn line() -> impl Strategy<Value = String> {
+            let table = prop::sample::select(vec![
+                "[engine]",
+                "[output]",
+                "[output.creation_options]",
+                "[input]",
+                "[limits]",
+                "[recipes.x]",
+                "[recipes.\"a b\"]",
+                "[[recipes]]",
+                "[recipes]",
+            ]);
+            let key = prop::sample::select(vec![
+                "workers",
+                "window",
+                "gdal_cachemax_mb",
+                "dir",
+                "allowed_drivers",
+                "allow_sparse",
+                "max_pixels",
+                "max_dimension",
+                "max_bands",
+                "max_block_bytes",
+                "expr",
+                "op",
+                "set",
+                "band",
+                "ot",
+                "nodata",
+                "nodata_policy",
+                "output",
+                "format",
+                "co",
+                "x",
+            ]);
+            let value = prop::sample::select(vec![
+                "0",
+                "-1",
+                "18446744073709551616",
+                "1e400",
+                "nan",
+                "inf",
+                "true",
+                "'b1'",
+                "\"../{stem}\"",
+                "'{stem}/{recipe}'",
+                "'{stem}_{recipe}.tif'",
+                "'/etc/x'",
+                "[1, 2]",
+                "[]",
+                "{ a = 1 }",
+                "'slope'",
+                "2.5",
+                "\"\\u0000\"",
+                "'..'",
+            ]);
+            let kv = (key, value).prop_map(|(k, v)| format!("{k} = {v}"));
+            let body = prop::collection::vec(prop_oneof![9 => kv, 1 => any::<String>()], 0..5);
+            let table = (table, body).prop_map(|(t, b)| format!("{t}\n{}", b.join("\n")));
+            // A valid recipe whose output template is made of hostile pieces.
+            let piece = prop::sample::select(vec![
+                "{stem}", "{recipe}", "{ext}", "..", "/", ".", "a", "\\", " ", "~", "{", "}",
+            ]);
+            let template = prop::collection::vec(piece, 0..7).prop_map(|v| v.concat());
+            let name = prop::sample::select(vec!["x", "..", "a/b", "", "/"]);
+            let recipe = (name, template)
+                .prop_map(|(n, t)| format!("[recipes.{n:?}]\nexpr = 'b1'\noutput = {t:?}"));
+            prop_oneof![table, recipe]
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_text_never_panics(text in any::<String>()) {
+                let _ = parse(&text);
+            }
+
+            #[test]
+            fn config_shaped_text_never_panics_or_escapes(
+                lines in prop::collection::vec(line(), 0..5)
+            ) {
+                let Ok(cfg) = parse(&lines.join("\n")) else { return Ok(()) };
+                let _ = cfg.limits();
+                for (name, r) in &cfg.recipes {
+                    let Some(t) = &r.output else { continue };
+                    let input = Path::new("/in/scene.tif");
+                    if let Ok(p) = crate::recipe::render(t, input, name) {
+                        let comps: Vec<_> = p.components().collect();
+                        prop_assert!(matches!(comps[..], [Component::Normal(_)]), "{t:?}: {p:?}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn unknown_keys_name_the_key_and_line() {

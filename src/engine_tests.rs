@@ -31,6 +31,8 @@ fn spec(input: &Path, output: &Path, expr: &str, window: Option<usize>) -> crate
         nodata_policy: None,
         co: vec![],
         format: None,
+        overviews: None,
+        resampling: None,
         workers: None,
         window,
         cache_max: None,

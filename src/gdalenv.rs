@@ -25,6 +25,9 @@ const SAFE_OPTIONS: &[(&str, &str)] = &[
     ("CPL_VSIL_CURL_ALLOWED_EXTENSIONS", "NONE"),
     ("GDAL_HTTP_MAX_RETRY", "0"),
     ("GTIFF_REPORT_COMPD_CS", "NO"),
+    // libjpeg only *warns* about truncated or corrupt data and fills the
+    // rest with grey: make that an error, so it fails the job.
+    ("GDAL_ERROR_ON_LIBJPEG_WARNING", "TRUE"),
 ];
 
 /// One message GDAL raised on the current thread.
@@ -59,12 +62,16 @@ pub fn init(cache_mb: usize) {
 }
 
 fn record(class: CplErrType, code: i32, msg: &str) {
-    let failure = matches!(class, CplErrType::Failure | CplErrType::Fatal);
+    // Messages quote file names, which may hold newlines or escape sequences.
+    let msg = &crate::error::escape(msg);
+    let failure = matches!(class, CplErrType::Failure | CplErrType::Fatal)
+        || (matches!(class, CplErrType::Warning) && loses_data(msg));
     match class {
         CplErrType::Failure | CplErrType::Fatal => {
             tracing::debug!(target: "gdal", code, "{msg}")
         }
-        CplErrType::Warning => tracing::warn!(target: "gdal", code, "{msg}"),
+        // Jobs collect warnings and report them with the input's path, once.
+        CplErrType::Warning => tracing::debug!(target: "gdal", code, "{msg}"),
         CplErrType::Debug | CplErrType::None => tracing::trace!(target: "gdal", code, "{msg}"),
     }
     if matches!(class, CplErrType::Debug | CplErrType::None) {
@@ -73,13 +80,21 @@ fn record(class: CplErrType, code: i32, msg: &str) {
     MESSAGES.with(|m| {
         let mut m = m.borrow_mut();
         // A corrupt file can raise the same error thousands of times.
-        if m.len() < 64 && !m.iter().any(|x| x.text == msg) {
+        if m.len() < 64 && !m.iter().any(|x| &x.text == msg) {
             m.push(GdalMessage {
                 failure,
                 text: msg.to_string(),
             });
         }
     });
+}
+
+/// Warnings that mean the decoded pixels are partly made up. libjpeg only
+/// warns about corrupt or truncated data and fills the rest with grey; GDAL's
+/// JPEG driver can turn that into an error (`GDAL_ERROR_ON_LIBJPEG_WARNING`)
+/// but libtiff's JPEG codec, used for JPEG-compressed GeoTIFFs, cannot.
+fn loses_data(msg: &str) -> bool {
+    msg.starts_with("JPEGLib:") || msg.starts_with("libjpeg:")
 }
 
 /// Take (and clear) the messages GDAL raised on this thread.

@@ -36,6 +36,9 @@ pub struct OutputSpec {
     pub tile: (usize, usize),
     /// Processing history written into the output's metadata.
     pub history: Vec<(String, String)>,
+    /// Overview factors to build (empty: none) and their resampling.
+    pub overviews: Vec<usize>,
+    pub resampling: crate::overviews::Resampling,
     /// Set when workers compress whole blocks themselves (see `encode`).
     pub layout: Option<crate::encode::Layout>,
 }

@@ -12,7 +12,10 @@ fn main() -> ExitCode {
         Some(Command::Watch { common }) => common,
         None => &cli.common,
     };
-    tilerun::logging::init(common.verbose, common.log_format);
+    match &cli.command {
+        Some(Command::Watch { .. }) => tilerun::watch::log::init(common.verbose, common.log_format),
+        None => tilerun::logging::init(common.verbose, common.log_format),
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -28,9 +31,7 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
-        Some(Command::Watch { .. }) => Err(Error::Usage(
-            "watch: not available in this build yet".into(),
-        )),
+        Some(Command::Watch { common }) => tilerun::watch::run(common),
         None => {
             let input = cli.input.as_deref().expect("clap requires INPUT");
             tilerun::oneshot::run(input, &cli.run, &cli.common)

@@ -23,7 +23,7 @@ pub fn run(input: &Path, args: &RunArgs, common: &Common) -> Result<(), Error> {
         crate::shutdown::install().map_err(|e| job(format!("installing signal handlers: {e}")))?;
     let prepared = crate::prepare::prepare(&spec, 1, Arc::clone(&interrupted))?;
     for w in &prepared.warnings {
-        tracing::warn!("{}: {w}", input.display());
+        tracing::warn!("{}: {w}", crate::error::show(input));
     }
     let ctx = prepared.ctx;
     let workers = args.workers.unwrap_or(cfg.engine.workers);
@@ -62,33 +62,46 @@ pub fn run(input: &Path, args: &RunArgs, common: &Common) -> Result<(), Error> {
     let Some(outcome) = outcome else {
         return Err(job(format!(
             "{}: internal error: the pipeline stopped",
-            input.display()
+            crate::error::show(input)
         )));
     };
     for w in &outcome.warnings {
-        tracing::warn!("{}: GDAL: {w}", input.display());
+        tracing::warn!("{}: GDAL: {w}", crate::error::show(input));
     }
     match outcome.result {
         Ok(summary) => {
             if args.json {
-                let bytes_in = summary.pixels as f64 * ctx.op.bands().len() as f64 * 8.0;
+                // Uncompressed input bytes the op read: its bands at their own sample size.
+                let sample_bytes: f64 = ctx
+                    .op
+                    .bands()
+                    .iter()
+                    // SAFETY: plain query on a GDAL type code.
+                    .map(|&b| unsafe {
+                        gdal_sys::GDALGetDataTypeSizeBytes(ctx.input.bands[b - 1].gdal_type)
+                    } as f64)
+                    .sum();
+                let bytes_in = summary.pixels as f64 * sample_bytes;
+                let warnings: Vec<&String> =
+                    prepared.warnings.iter().chain(&outcome.warnings).collect();
+                // Lossy: serde refuses (and json! panics on) non-UTF-8 paths.
                 let line = serde_json::json!({
-                    "input": summary.input,
-                    "output": summary.output,
+                    "input": summary.input.to_string_lossy(),
+                    "output": summary.output.to_string_lossy(),
                     "windows": summary.windows,
                     "pixels": summary.pixels,
                     "workers": n_workers,
                     "seconds": (secs * 1000.0).round() / 1000.0,
                     "mpix_per_s": (summary.pixels as f64 / secs / 1e6 * 100.0).round() / 100.0,
                     "mb_per_s": (bytes_in / secs / 1e6 * 100.0).round() / 100.0,
-                    "warnings": outcome.warnings,
+                    "warnings": warnings,
                 });
                 println!("{line}");
             }
             Ok(())
         }
         Err(JobError::Cancelled) if interrupted.load(Ordering::SeqCst) => Err(Error::Interrupted),
-        Err(e) => Err(job(format!("{}: {e}", input.display()))),
+        Err(e) => Err(job(format!("{}: {e}", crate::error::show(input)))),
     }
 }
 

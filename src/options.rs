@@ -50,6 +50,25 @@ fn size(opts: &[(String, String)], key: &str) -> Result<Option<usize>, String> {
         .transpose()
 }
 
+/// COG options tilerun refuses, and why: overviews have their own flags,
+/// and the reprojecting ones would change the grid tilerun keeps.
+const COG_REFUSED: &[(&str, &str)] = &[
+    ("OVERVIEWS", "use --overviews (factors, auto or none)"),
+    ("OVERVIEW_COUNT", "use --overviews (factors, auto or none)"),
+    ("RESAMPLING", "use --resampling"),
+    ("OVERVIEW_RESAMPLING", "use --resampling"),
+    ("WARP_RESAMPLING", KEEPS_GRID),
+    ("TILING_SCHEME", KEEPS_GRID),
+    ("TARGET_SRS", KEEPS_GRID),
+    ("RES", KEEPS_GRID),
+    ("EXTENT", KEEPS_GRID),
+    ("ZOOM_LEVEL", KEEPS_GRID),
+    ("ZOOM_LEVEL_STRATEGY", KEEPS_GRID),
+    ("ALIGNED_LEVELS", KEEPS_GRID),
+    ("ADD_ALPHA", KEEPS_GRID),
+];
+const KEEPS_GRID: &str = "tilerun keeps the input's grid (no reprojection)";
+
 /// Creation options as (KEY, value), later entries winning.
 pub type Options = Vec<(String, String)>;
 
@@ -74,8 +93,22 @@ pub fn creation_options(
                 ));
             }
         }
+        for (bad, why) in COG_REFUSED {
+            if get(user, bad).is_some() {
+                return Err(format!("--co {bad}: {why}"));
+            }
+        }
     } else if get(user, "BLOCKSIZE").is_some() {
         return Err("--co BLOCKSIZE: a COG option; for GTiff use BLOCKXSIZE/BLOCKYSIZE".into());
+    }
+    if let Some(c) = get(user, "COMPRESS") {
+        let lossy8 = c.eq_ignore_ascii_case("JPEG") || c.eq_ignore_ascii_case("WEBP");
+        if lossy8 && t != OutType::Byte {
+            return Err(format!(
+                "--co COMPRESS={c}: needs --ot Byte, the output type is {}",
+                t.name()
+            ));
+        }
     }
     let mut opts = defaults(format, t);
     for (k, v) in user {
@@ -147,5 +180,21 @@ mod tests {
         assert!(creation_options(Format::GTiff, OutType::Byte, &bs, 10).is_err());
         let odd = vec![("BLOCKXSIZE".to_string(), "100".to_string())];
         assert!(creation_options(Format::GTiff, OutType::Byte, &odd, 10).is_err());
+        for (k, v) in [
+            ("OVERVIEWS", "AUTO"),
+            ("RESAMPLING", "NEAREST"),
+            ("TARGET_SRS", "EPSG:3857"),
+        ] {
+            let o = vec![(k.to_string(), v.to_string())];
+            let e = creation_options(Format::Cog, OutType::Byte, &o, 10).unwrap_err();
+            assert!(e.starts_with(&format!("--co {k}: ")), "{e}");
+        }
+        let jpeg = vec![("COMPRESS".to_string(), "JPEG".to_string())];
+        assert!(creation_options(Format::Cog, OutType::Byte, &jpeg, 10).is_ok());
+        let e = creation_options(Format::Cog, OutType::Float32, &jpeg, 10).unwrap_err();
+        assert!(
+            e.contains("--co COMPRESS=JPEG") && e.contains("Float32"),
+            "{e}"
+        );
     }
 }

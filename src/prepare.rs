@@ -28,13 +28,17 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
     check_output_path(spec)?;
     let ds = input::open(path, &spec.drivers).map_err(|e| at(format!("{e:#}")))?;
     let meta = InputMeta::read(path, &ds, &spec.limits).map_err(|e| at(format!("{e:#}")))?;
-    drop(ds);
     let info = meta.info();
     let (op, warnings) = match &spec.op {
         OpSpec::Expr(src) => ops::build_expr(src, &spec.params, &info, spec.policy),
-        OpSpec::Named(name) => ops::build(name, &spec.params, &info, spec.policy),
+        OpSpec::Named(name) => {
+            // Whole-raster statistics (rescale in=auto) come before any window.
+            let stats = crate::stats::for_op(name, spec, &meta, &cancel)?;
+            ops::build_with_stats(name, &spec.params, &info, spec.policy, stats.as_deref())
+        }
     }
     .map_err(|e| usage(format!("{}: {e}", crate::error::show(path))))?;
+    drop(ds);
     let out_type = spec.out_type.unwrap_or_else(|| op.default_out_type());
     let nodata = spec
         .nodata
@@ -57,7 +61,7 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
             .map_err(usage)?;
     let size = crate::window::choose(meta.width, meta.height, tile, meta.block, spec.window);
     let windows = crate::window::plan(meta.width, meta.height, size);
-    let history = vec![
+    let mut history = vec![
         ("TILERUN_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
         (
             "TILERUN_RECIPE".into(),
@@ -69,7 +73,27 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
             "TILERUN_NODATA_POLICY".into(),
             format!("{:?}", spec.policy).to_lowercase(),
         ),
+        (
+            "TILERUN_INPUT".into(),
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
     ];
+    let overviews = crate::overviews::resolve(
+        spec.overviews.as_ref(),
+        spec.format == crate::job::Format::Cog,
+        meta.width,
+        meta.height,
+    );
+    let resampling = spec.resampling.unwrap_or_else(|| op.overview_resampling());
+    if !overviews.is_empty() {
+        let f: Vec<String> = overviews.iter().map(|f| f.to_string()).collect();
+        history.push((
+            "TILERUN_OVERVIEWS".into(),
+            format!("{} {}", f.join(","), resampling.gdal_name().to_lowercase()),
+        ));
+    }
     let mut output = OutputSpec {
         path: spec.output.clone(),
         format: spec.format,
@@ -78,6 +102,8 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
         creation_options,
         tile,
         history,
+        overviews,
+        resampling,
         layout: None,
     };
     let gtiff = crate::create::gtiff_options(&output);
@@ -88,6 +114,17 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
         op.out_bands(),
     )
     .filter(|l| windows.iter().all(|w| l.aligned(w)));
+    if output.layout.is_none()
+        && !output
+            .creation_options
+            .iter()
+            .any(|(k, _)| k == "NUM_THREADS")
+    {
+        // The writer compresses on this path; let GDAL spread it over cores.
+        output
+            .creation_options
+            .push(("NUM_THREADS".into(), "ALL_CPUS".into()));
+    }
     let (tx, rx) = crossbeam_channel::bounded(1);
     let halo = op.halo();
     let tiled_input = meta.block.0 < meta.width;
@@ -140,13 +177,13 @@ fn check_output_path(spec: &JobSpec) -> Result<(), Error> {
         Ok(_) => {
             return Err(job(format!(
                 "{}: output folder is not a directory",
-                crate::error::show(dir)
+                crate::error::show(&dir)
             )))
         }
         Err(e) => {
             return Err(job(format!(
                 "{}: output folder: {e}",
-                crate::error::show(dir)
+                crate::error::show(&dir)
             )))
         }
     }

@@ -28,6 +28,10 @@ pub struct JobSpec {
     pub nodata: Option<f64>,
     pub policy: NodataPolicy,
     pub format: Format,
+    /// `--overviews` / recipe `overviews`, if given.
+    pub overviews: Option<crate::overviews::Levels>,
+    /// `--resampling` / recipe `resampling`, if given.
+    pub resampling: Option<crate::overviews::Resampling>,
     /// User creation options (config, recipe, flags; later wins).
     pub creation_options: Vec<(String, String)>,
     pub window: Option<usize>,
@@ -125,6 +129,23 @@ pub fn resolve(input: &Path, args: &RunArgs, cfg: &Config) -> Result<JobSpec, Er
         Some(f) => parse_format(f)?,
         None => Format::GTiff,
     };
+    let overviews = match (&args.overviews, &recipe.overviews) {
+        (Some(o), _) => Some(o.parse().map_err(usage)?),
+        (None, Some(v)) => Some(
+            value_string(v)
+                .parse()
+                .map_err(|e| usage(format!("recipe overviews: {e}")))?,
+        ),
+        (None, None) => None,
+    };
+    let resampling = match (&args.resampling, &recipe.resampling) {
+        (Some(r), _) => Some(r.parse().map_err(usage)?),
+        (None, Some(r)) => Some(
+            r.parse()
+                .map_err(|e| usage(format!("recipe resampling: {e}")))?,
+        ),
+        (None, None) => None,
+    };
     let mut co: Vec<(String, String)> = Vec::new();
     let layers = [cfg.output.creation_options.iter(), recipe.co.iter()];
     for (k, v) in layers.into_iter().flatten() {
@@ -165,10 +186,12 @@ pub fn resolve(input: &Path, args: &RunArgs, cfg: &Config) -> Result<JobSpec, Er
         nodata: args.nodata.or(recipe.nodata),
         policy,
         format,
+        overviews,
+        resampling,
         creation_options: co,
         window,
         drivers: cfg.input.allowed_drivers.clone(),
-        limits: cfg.limits.limits(),
+        limits: cfg.limits(),
     })
 }
 

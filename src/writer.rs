@@ -81,7 +81,12 @@ fn handle(open: &mut HashMap<u64, Open>, msg: Msg) {
             if job.stopped() {
                 return abort(o, JobError::Cancelled);
             }
-            o.warnings.extend(warnings);
+            for w in warnings {
+                // Every worker opens the input, and may hear the same warning.
+                if !o.warnings.contains(&w) {
+                    o.warnings.push(w);
+                }
+            }
             match write(&mut o, window, &data) {
                 Ok(()) if o.written == job.windows.len() => finish(o),
                 Ok(()) => {
@@ -113,6 +118,7 @@ fn begin(job: Arc<JobCtx>) -> anyhow::Result<Open> {
         raw = Some(RawTiff::open(temp.path())?);
     }
     let (tw, th) = job.output.tile;
+    let warnings = job.input.warnings.clone();
     Ok(Open {
         tiles: Assembler::new(
             (tw, th),
@@ -125,7 +131,7 @@ fn begin(job: Arc<JobCtx>) -> anyhow::Result<Open> {
         raw,
         temp: Some(temp),
         written: 0,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 
@@ -180,6 +186,12 @@ fn finish(mut o: Open) {
         let temp = o.temp.take().context("output already committed")?;
         crate::create::finalize(&o.job, temp)
     })();
+    // What GDAL said on this thread while closing and finalizing.
+    for m in gdalenv::take_messages() {
+        if !m.failure && !o.warnings.contains(&m.text) {
+            o.warnings.push(m.text);
+        }
+    }
     let warnings = std::mem::take(&mut o.warnings);
     let job = Arc::clone(&o.job);
     drop(o);

@@ -115,7 +115,10 @@ fn second_ctrl_c_exits_at_once_and_still_cleans_up() {
     let (code, err) = wait(child, Duration::from_secs(10));
     assert_eq!(code, 130);
     // The graceful path reports itself; the immediate exit says nothing.
-    assert!(!err.contains("interrupted"), "exited gracefully, not at once: {err}");
+    assert!(
+        !err.contains("interrupted"),
+        "exited gracefully, not at once: {err}"
+    );
     assert!(!env.path("out.tif").exists());
     assert_no_temp(env.dir.path());
 }

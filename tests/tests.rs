@@ -5,5 +5,8 @@ mod util;
 
 mod bad_input;
 mod corpus;
+mod hostile;
 mod oneshot;
+mod publish;
 mod signals;
+mod watch;

@@ -12,6 +12,8 @@ use ndarray::{Array2, ArrayView2};
 
 pub mod bandmath;
 pub mod focal;
+pub mod reclass;
+pub mod rescale;
 pub mod terrain;
 
 /// Where the window being computed sits inside the (halo-grown) block.
@@ -114,6 +116,17 @@ pub trait Op: Send + Sync {
     fn band_description(&self, _out: usize) -> Option<String> {
         None
     }
+    /// The input band whose units output band `out` keeps (its values are
+    /// the input's raw values or a statistic of them, e.g. a focal mean), so
+    /// scale/offset are copied. None when values are recomputed.
+    fn units_source(&self, _out: usize) -> Option<usize> {
+        None
+    }
+    /// Default overview resampling: average suits continuous values; ops
+    /// producing classes say `Mode` (averaging classes invents new ones).
+    fn overview_resampling(&self) -> crate::overviews::Resampling {
+        crate::overviews::Resampling::Average
+    }
 }
 
 /// Errors building an op: always name the op and the reason.
@@ -133,7 +146,14 @@ impl OpError {
 }
 
 /// Ops that `--op` accepts.
-pub const NAMED: &[&str] = &["hillshade", "slope", "aspect", "focal"];
+pub const NAMED: &[&str] = &[
+    "hillshade",
+    "slope",
+    "aspect",
+    "focal",
+    "rescale",
+    "reclass",
+];
 
 /// Built op plus warnings for the user (e.g. an assumed scale).
 pub type Built = (Box<dyn Op>, Vec<String>);
@@ -160,9 +180,37 @@ pub fn build(
     name: &str,
     params: &Params,
     info: &InputInfo,
+    policy: NodataPolicy,
+) -> Result<Built, String> {
+    build_with_stats(name, params, info, policy, None)
+}
+
+/// The statistics pass a named op needs before it can be built (rescale's
+/// `in=auto`), if any; see [`crate::stats`].
+pub fn stats_request(
+    name: &str,
+    params: &Params,
+    info: &InputInfo,
+) -> Result<Option<rescale::StatsRequest>, String> {
+    match name {
+        "rescale" => rescale::stats_request(params, info).map_err(|e| e.to_string()),
+        _ => Ok(None),
+    }
+}
+
+/// Build a named op, given the answer to its [`stats_request`].
+pub fn build_with_stats(
+    name: &str,
+    params: &Params,
+    info: &InputInfo,
     _policy: NodataPolicy,
+    stats: Option<&[Vec<f64>]>,
 ) -> Result<Built, String> {
     match name {
+        "rescale" => rescale::build(params, info, stats).map_err(|e| e.to_string()),
+        "reclass" => reclass::build(params, info)
+            .map(|op| (op, Vec::new()))
+            .map_err(|e| e.to_string()),
         "hillshade" | "slope" | "aspect" => {
             terrain::build(name, params, info).map_err(|e| e.to_string())
         }

@@ -1,0 +1,43 @@
+//! Fuzz the band-math language: parsing must return Ok or an error (never
+//! panic, overflow the stack or hang), and whatever parses must evaluate on
+//! NaN-laced data to one array of the window's shape per output.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ndarray::{Array2, ArrayView2};
+use tilerun::expr::Program;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(src) = std::str::from_utf8(data) else {
+        return;
+    };
+    let p = match Program::parse(src) {
+        Ok(p) => p,
+        Err(e) => {
+            // Rendering the caret message must not panic either.
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let _ = p.check_bands(4);
+    let specials = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1e308,
+        5e-324,
+    ];
+    let bands: Vec<Array2<f64>> = (0..p.bands().len())
+        .map(|b| Array2::from_shape_fn((3, 4), |(r, c)| specials[(b + r * 4 + c) % specials.len()]))
+        .collect();
+    let views: Vec<ArrayView2<f64>> = bands.iter().map(|b| b.view()).collect();
+    let outs = p.eval(&views);
+    assert_eq!(outs.len(), p.outputs());
+    if !views.is_empty() {
+        assert!(outs.iter().all(|o| o.dim() == (3, 4)));
+    }
+});

@@ -1,0 +1,125 @@
+//! Which failures are worth retrying, and what to tell an operator when the
+//! kernel's watch limits are hit.
+//!
+//! Job errors reach the daemon as text (GDAL reports through messages, and
+//! the engine keeps the path and cause in one string), so transient causes
+//! are recognised by the strerror text the OS and GDAL put in them. A full
+//! disk, a quota or a momentary lack of file descriptors can clear on their
+//! own; a corrupt tile or a recipe that does not fit the file cannot.
+
+/// Causes that may clear by themselves: retry with backoff.
+const TRANSIENT: &[&str] = &[
+    "No space left on device",
+    "Disk quota exceeded",
+    "Free disk space available is",
+    "Too many open files",
+    "Resource temporarily unavailable",
+    "Cannot allocate memory",
+    "Stale file handle",
+    "Connection timed out",
+    "Network is unreachable",
+    "output folder",
+];
+
+pub fn is_transient(cause: &str) -> bool {
+    TRANSIENT.iter().any(|t| cause.contains(t))
+}
+
+/// True when the filesystem holding `dir` is (nearly) full: GDAL's
+/// libtiff write errors do not always carry the errno text.
+pub fn disk_nearly_full(dir: &std::path::Path) -> bool {
+    let Some(c) = crate::output::c_path(dir) else {
+        return false;
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path, and a zeroed struct for the kernel to fill.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    let free = st.f_bavail as u128 * st.f_frsize as u128;
+    free < 4 * 1024 * 1024
+}
+
+fn read_sysctl(name: &str) -> String {
+    std::fs::read_to_string(format!("/proc/sys/fs/inotify/{name}"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn nofile_limit() -> String {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 {
+        r.rlim_cur.to_string()
+    } else {
+        "?".into()
+    }
+}
+
+/// Turn a watcher set-up error into a named, actionable start-up error.
+pub fn watch_setup(inbox: &std::path::Path, e: &notify::Error) -> String {
+    let at = inbox.display();
+    let errno = match &e.kind {
+        notify::ErrorKind::MaxFilesWatch => Some(libc::ENOSPC),
+        notify::ErrorKind::Io(io) => io.raw_os_error(),
+        _ => None,
+    };
+    match errno {
+        Some(libc::ENOSPC) => format!(
+            "watch limit reached: cannot watch {at}: the inotify watch limit \
+             (fs.inotify.max_user_watches = {}) is used up by this user's processes. \
+             Raise it (sysctl -w fs.inotify.max_user_watches=524288, and persist it in \
+             /etc/sysctl.d/), or set `poll = true` in [watch]",
+            read_sysctl("max_user_watches")
+        ),
+        Some(libc::EMFILE) | Some(libc::ENFILE) => format!(
+            "too many open files: cannot start watching {at}: the open-file limit \
+             (RLIMIT_NOFILE = {}) or the inotify instance limit \
+             (fs.inotify.max_user_instances = {}) is reached. Raise LimitNOFILE= in the \
+             unit (or ulimit -n), or sysctl -w fs.inotify.max_user_instances=1024, \
+             or set `poll = true` in [watch]",
+            nofile_limit(),
+            read_sysctl("max_user_instances")
+        ),
+        _ => format!("cannot watch {at}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_disks_are_transient_and_corrupt_files_are_not() {
+        assert!(is_transient(
+            "writing output: TIFFWriteEncodedTile: No space left on device"
+        ));
+        assert!(is_transient(
+            "committing x: Disk quota exceeded (os error 122)"
+        ));
+        assert!(!is_transient(
+            "window x=0 y=0: reading failed: TIFFReadEncodedTile() failed"
+        ));
+        assert!(!is_transient("not a raster tilerun may read"));
+    }
+
+    #[test]
+    fn watch_limits_get_named_actionable_messages() {
+        let p = std::path::Path::new("/srv/in");
+        let e = notify::Error::new(notify::ErrorKind::MaxFilesWatch);
+        let m = watch_setup(p, &e);
+        assert!(
+            m.starts_with("watch limit reached") && m.contains("max_user_watches"),
+            "{m}"
+        );
+        let e = notify::Error::io(std::io::Error::from_raw_os_error(libc::EMFILE));
+        let m = watch_setup(p, &e);
+        assert!(
+            m.starts_with("too many open files") && m.contains("LimitNOFILE"),
+            "{m}"
+        );
+    }
+}

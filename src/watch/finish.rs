@@ -1,0 +1,95 @@
+//! The end of one attempt: move the input to done/ or failed/ (with its
+//! `NAME.error.json`), or schedule a retry, and write the one structured
+//! log line per file that operators grep and journald indexes.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::config::Settings;
+use super::scan::esc;
+
+/// How an attempt ended, as logged in `outcome=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Done,
+    Failed,
+    Retry,
+    RolledBack,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Done => "done",
+            Verdict::Failed => "failed",
+            Verdict::Retry => "retry",
+            Verdict::RolledBack => "rolled-back",
+        }
+    }
+}
+
+/// Everything the log line says about one attempt.
+pub struct Record<'a> {
+    pub name: &'a OsStr,
+    pub recipe: &'a str,
+    pub output: Option<&'a Path>,
+    pub windows: usize,
+    pub seconds: f64,
+    pub attempt: u32,
+    pub cause: Option<&'a str>,
+    pub warnings: &'a [String],
+}
+
+pub fn log(r: &Record, v: Verdict, retry_in: Option<Duration>) {
+    let input = esc(r.name);
+    let output = r.output.map(|p| esc(p.as_os_str())).unwrap_or_default();
+    let seconds = (r.seconds * 1000.0).round() / 1000.0;
+    let cause = r.cause.unwrap_or("");
+    let retry_in = retry_in.map_or(0.0, |d| d.as_secs_f64());
+    let warnings = r.warnings.len();
+    macro_rules! line {
+        ($lvl:ident) => {
+            tracing::$lvl!(
+                input = %input,
+                recipe = r.recipe,
+                output = %output,
+                windows = r.windows,
+                seconds,
+                attempt = r.attempt,
+                outcome = v.as_str(),
+                cause,
+                retry_in,
+                warnings,
+                "{} {}",
+                v.as_str(),
+                input
+            )
+        };
+    }
+    match v {
+        Verdict::Done | Verdict::RolledBack => line!(info),
+        Verdict::Retry => line!(warn),
+        Verdict::Failed => line!(error),
+    }
+}
+
+/// Move the input from work/ to done/.
+pub fn to_done(s: &Settings, name: &OsStr) -> std::io::Result<()> {
+    super::claim::move_into(&s.work.join(name), &s.done).map(|_| ())
+}
+
+/// Move `from` (in work/ or the inbox) to failed/ and write its error.json.
+pub fn to_failed(s: &Settings, from: &Path, r: &Record) -> std::io::Result<()> {
+    let at = super::claim::move_into(from, &s.failed)?;
+    let body = serde_json::json!({
+        "input": esc(r.name),
+        "recipe": r.recipe,
+        "cause": r.cause.unwrap_or("unknown"),
+        "attempts": r.attempt,
+        "timestamp": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        "warnings": r.warnings,
+        "daemon_pid": std::process::id(),
+    });
+    super::claim::write_error_json(&at, &body)
+}

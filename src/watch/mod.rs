@@ -1,0 +1,132 @@
+//! `tilerun watch`: the drop-folder daemon.
+//!
+//! A file's life: it lands in the inbox (by rename, or by a copy that has
+//! settled), is claimed by an atomic rename into work/ (the only way a file
+//! is ever processed, so two daemons never process one file twice), runs
+//! through the shared long-lived engine, and ends in done/ or, with a
+//! `NAME.error.json`, in failed/. Everything here is about never losing,
+//! repeating or half-writing a file across crashes, signals and full disks.
+//!
+//! Module map: `config` (the `[watch]` table), `scan` (when a file is
+//! complete), `watcher` (inotify), `claim` (atomic moves, lock, sweep),
+//! `feeder` (prepare + feed thread), `daemon` (the main loop), `inbox` (what to do with each name), `outcome` (how attempts end), `finish`
+//! (done/failed/retry and the per-file log line), `errors` (transient
+//! causes, watch limits), `sdnotify` (systemd), `log` (journald/JSON).
+
+pub mod claim;
+pub mod config;
+pub mod daemon;
+pub mod errors;
+pub mod feeder;
+pub mod finish;
+mod inbox;
+pub mod log;
+mod outcome;
+pub mod scan;
+pub mod sdnotify;
+pub mod watcher;
+
+use std::time::Instant;
+
+pub use config::WatchConfig;
+
+use crate::cli::Common;
+use crate::error::{job, usage, Error};
+
+/// Run the daemon until SIGTERM/SIGINT; Ok(()) after a graceful stop.
+pub fn run(common: &Common) -> Result<(), Error> {
+    let cfg_path = crate::config::locate(common.config.as_deref()).map_err(usage)?;
+    let mut cfg = crate::config::load(cfg_path.as_deref()).map_err(usage)?;
+    let s = config::settle(&cfg).map_err(usage)?;
+    // Outputs named by recipe templates land in the watch output folder.
+    cfg.output.dir = Some(s.output.clone());
+    let _lock = claim::lock(&s.work).map_err(job)?;
+    crate::gdalenv::init(cache_mb(cfg.engine.gdal_cachemax_mb));
+    let stop =
+        crate::shutdown::install().map_err(|e| job(format!("installing signal handlers: {e}")))?;
+    // Order matters: the watch exists before anything is listed, so a file
+    // that lands during start-up is seen by the watch, the scan, or both.
+    let mut d = daemon::Daemon::new(s.clone(), cfg, stop)?;
+    for dir in [&s.output, &s.failed] {
+        for p in claim::sweep_temps(dir) {
+            tracing::info!(path = %scan::esc(p.as_os_str()), "removed a stray temp file");
+        }
+    }
+    let requeued = requeue(&mut d)?;
+    let found = d.rescan(Instant::now())?;
+    let status = format!(
+        "watching {}: startup scan found {found} files, re-queued {requeued} from work/",
+        scan::esc(s.inbox.as_os_str())
+    );
+    tracing::info!(
+        inbox = %scan::esc(s.inbox.as_os_str()),
+        found,
+        requeued,
+        poll = s.poll.is_some(),
+        "ready"
+    );
+    d.notifier.ready(&status);
+    d.run()
+}
+
+/// Put files left in work/ back in the queue, failing those that have
+/// been interrupted `max_attempts` times (a file that kills the daemon).
+fn requeue(d: &mut daemon::Daemon) -> Result<usize, Error> {
+    let s = d.s.clone();
+    let names = claim::leftovers(&s.work).map_err(|e| job(format!("{}: {e}", s.work.display())))?;
+    let mut n = 0;
+    for name in names {
+        let strikes = claim::strikes(&s.work, &name);
+        let recipe = s.recipe_for(&name).map(str::to_string);
+        let cause = match (&recipe, strikes >= s.max_attempts) {
+            (None, _) => {
+                Some("left in work/, and no [watch] rule matches its name any more".into())
+            }
+            (Some(_), true) => Some(format!(
+                "processing was interrupted {strikes} times (the daemon crashed or was killed \
+                 while working on this file)"
+            )),
+            _ => None,
+        };
+        if let Some(cause) = cause {
+            claim::set_strikes(&s.work, &name, 0);
+            let rec = finish::Record {
+                name: &name,
+                recipe: recipe.as_deref().unwrap_or(""),
+                output: None,
+                windows: 0,
+                seconds: 0.0,
+                attempt: strikes,
+                cause: Some(&cause),
+                warnings: &[],
+            };
+            finish::to_failed(&s, &s.work.join(&name), &rec).map_err(|e| {
+                job(format!(
+                    "moving {} to failed/: {e}",
+                    s.work.join(&name).display()
+                ))
+            })?;
+            finish::log(&rec, finish::Verdict::Failed, None);
+            continue;
+        }
+        tracing::info!(input = %scan::esc(&name), strikes, "re-queued from work/");
+        let item = d.item(name, recipe.unwrap_or_default(), strikes + 1);
+        d.backlog.push_back(item);
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// `$GDAL_CACHEMAX` (set in the unit) wins over the config, as GDAL's own
+/// options do everywhere else in tilerun: it is the operator's box.
+fn cache_mb(config_mb: usize) -> usize {
+    match std::env::var("GDAL_CACHEMAX")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        // GDAL reads values below 100000 as megabytes, above as bytes.
+        Some(v) if v < 100_000 => v,
+        Some(v) => v / (1024 * 1024),
+        None => config_mb,
+    }
+}

@@ -1,0 +1,11 @@
+//! `tilerun watch`, the drop-folder daemon: the real process, real files,
+//! real signals and a real systemd notification socket. What is checked is
+//! the promise of the issue: no file is lost, repeated or half-written,
+//! whatever arrives how, and whatever kills the daemon when.
+
+mod harness;
+
+mod crash;
+mod failures;
+mod lifecycle;
+mod systemd;
