@@ -232,6 +232,13 @@ fn check_folders(s: &Settings) -> Result<(), String> {
         if !c.is_dir() {
             return Err(format!("[watch] {key} {}: not a folder", dir.display()));
         }
+        // Every folder is written to (renames in and out): find out now, not
+        // by failing every file (read-only mount, ProtectSystem= without
+        // ReadWritePaths=, wrong owner).
+        let probe = c.join(format!(".tilerun-probe-{}", std::process::id()));
+        std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| format!("[watch] {key} folder {}: not writable: {e}", dir.display()))?;
         canon.push((key, c));
     }
     let inbox = &canon[0].1;

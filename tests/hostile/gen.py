@@ -37,13 +37,13 @@ import os
 import shutil
 import struct
 import sys
-import zlib
 
 import numpy as np
 from osgeo import gdal
 
-from craft import (LONG, SHORT, basic, block_arrays, corrupt_tile, huge_count_tiff, interlaced_png,
-                   patch_block, png_header, raw_strip_tiff, tiff, tiff_with_loop, vrt, zeros_deflate)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from craft import (basic, corrupt_tile, huge_count_tiff, interlaced_png,
+                   patch_block, png_header, raw_strip_tiff, tiff, tiff_with_loop, vrt, zeros_deflate)  # noqa: E402
 
 gdal.UseExceptions()
 

@@ -169,9 +169,13 @@ fn every_corpus_file_through_the_daemon_is_done_or_failed_with_a_reason() {
 struct Tmpfs(std::path::PathBuf);
 
 impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+    fn mount(at: &Path, opts: &str) -> Option<Tmpfs> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
         let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
             .arg(at)
             .status()
             .is_ok_and(|s| s.success());
@@ -212,7 +216,7 @@ fn a_full_output_disk_is_retried_with_backoff_then_failed_or_recovered() {
         &[("*.tif", "ndvi")],
         "max_attempts = 3\nretry_backoff_secs = 1",
     );
-    let Some(disk) = Tmpfs::mount(&site.out, "1m") else {
+    let Some(disk) = Tmpfs::mount(&site.out, "size=1m") else {
         eprintln!("SKIP: cannot mount tmpfs here");
         return;
     };
@@ -274,6 +278,14 @@ fn set_up_mistakes_are_refused_at_start_up_with_a_named_error() {
 
     let nope = Site::new(&[("*.tif", "nope")], "");
     refused(&nope, 2, "no recipe 'nope'");
+
+    let read_only = Site::new(&[("*.tif", "double")], "");
+    if let Some(_ro) = Tmpfs::mount(&read_only.out, "ro,size=64k") {
+        refused(&read_only, 2, "output folder");
+        refused(&read_only, 2, "not writable: Read-only file system");
+    } else {
+        eprintln!("SKIP (read-only output case): mounting a tmpfs needs root");
+    }
 
     let shared = Site::new(&[("*.tif", "double")], "");
     let mut d = shared.start();
