@@ -110,11 +110,7 @@ impl Layout {
 
     /// True when `w` covers whole blocks (clipped only at the raster edge).
     pub fn aligned(&self, w: &Window) -> bool {
-        let (bw, bh) = self.block;
-        w.x % bw == 0
-            && w.y % bh == 0
-            && (w.w % bw == 0 || w.x + w.w == self.size.0)
-            && (w.h % bh == 0 || w.y + w.h == self.size.1)
+        w.aligned_to(self.block, self.size)
     }
 
     fn per_row(&self) -> usize {

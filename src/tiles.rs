@@ -35,15 +35,6 @@ impl Assembler {
         self.partial.is_empty()
     }
 
-    fn aligned(&self, w: &Window) -> bool {
-        let (tw, th) = self.tile;
-        let (rw, rh) = self.size;
-        w.x % tw == 0
-            && w.y % th == 0
-            && (w.w % tw == 0 || w.x + w.w == rw)
-            && (w.h % th == 0 || w.y + w.h == rh)
-    }
-
     fn tile_rect(&self, tx: usize, ty: usize) -> Window {
         let (tw, th) = self.tile;
         let (x, y) = (tx * tw, ty * th);
@@ -58,7 +49,7 @@ impl Assembler {
     /// Take a window's band-sequential data; return the rectangles that are
     /// now complete, each with its band-sequential data.
     pub fn accept<'a>(&mut self, win: Window, data: &'a [u8]) -> Vec<(Window, Cow<'a, [u8]>)> {
-        if self.aligned(&win) {
+        if win.aligned_to(self.tile, self.size) {
             return vec![(win, Cow::Borrowed(data))];
         }
         let (tw, th) = self.tile;

@@ -22,6 +22,16 @@ impl Window {
         self.w * self.h
     }
 
+    /// True when this window covers whole `block`s of a `size` raster
+    /// (clipped only at the right and bottom edges).
+    pub fn aligned_to(&self, block: (usize, usize), size: (usize, usize)) -> bool {
+        let (bw, bh) = block;
+        self.x.is_multiple_of(bw)
+            && self.y.is_multiple_of(bh)
+            && (self.w.is_multiple_of(bw) || self.x + self.w == size.0)
+            && (self.h.is_multiple_of(bh) || self.y + self.h == size.1)
+    }
+
     /// This window grown by `halo` on every side, clipped to the raster.
     /// Also returns where the original window sits inside the grown one.
     pub fn grow(&self, halo: usize, width: usize, height: usize) -> (Window, usize, usize) {
@@ -80,7 +90,7 @@ pub fn choose(
 /// The multiple of `tile` that covers `block` when one divides the other,
 /// else just `tile` (misaligned grids would cost more than they save).
 fn covering(block: usize, tile: usize) -> usize {
-    if block > tile && block % tile == 0 {
+    if block > tile && block.is_multiple_of(tile) {
         block
     } else {
         tile

@@ -12,16 +12,19 @@ use std::time::{Duration, Instant};
 use crate::util::*;
 
 /// One case of the generated corpus (see gen.py's docstring).
-struct Case {
-    path: PathBuf,
-    name: String,
-    expect: String,
-    expr: String,
-    reason: String,
+pub struct Case {
+    pub path: PathBuf,
+    pub name: String,
+    pub expect: String,
+    /// The outcome expected when dropped in the daemon's inbox.
+    pub daemon: String,
+    pub kind: String,
+    pub expr: String,
+    pub reason: String,
 }
 
 /// Generate the corpus into `dir` and read its manifest.
-fn corpus_cases(dir: &Path) -> Vec<Case> {
+pub fn corpus_cases(dir: &Path) -> Vec<Case> {
     let gen = root().join("tests/hostile/gen.py");
     let out = Command::new("/usr/bin/python3")
         .arg(&gen)
@@ -50,6 +53,8 @@ fn corpus_cases(dir: &Path) -> Vec<Case> {
                 path: dir.join(OsStr::from_bytes(&bytes)),
                 name: s(c, "name"),
                 expect: s(c, "expect"),
+                daemon: s(c, "daemon"),
+                kind: s(c, "kind"),
                 expr: s(c, "expr"),
                 reason: s(c, "reason"),
             }
@@ -165,7 +170,7 @@ fn every_hostile_case_is_refused_cleanly_or_processed_faithfully() {
 /// The output holds the input's band 1 exactly, nodata where GDAL's mask
 /// says the input is invalid. GDAL reads a plain-named copy of the input,
 /// since odd names are part of what is tested.
-fn assert_same_pixels(input: &Path, out: &Path, env: &Env, what: &str) {
+pub fn assert_same_pixels(input: &Path, out: &Path, env: &Env, what: &str) {
     let ext = input.extension().map(|e| e.to_string_lossy().into_owned());
     let copy = env.path(&format!("ref.{}", ext.unwrap_or_else(|| "tif".into())));
     std::fs::copy(input, &copy).unwrap();

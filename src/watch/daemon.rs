@@ -312,7 +312,7 @@ impl Daemon {
                 }
                 if self
                     .last_extend
-                    .map_or(true, |t| now - t >= Duration::from_secs(1))
+                    .is_none_or(|t| now - t >= Duration::from_secs(1))
                 {
                     self.last_extend = Some(now);
                     self.notifier

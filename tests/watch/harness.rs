@@ -222,10 +222,15 @@ impl Daemon {
             .expect("spawn tilerun watch");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (sink, err) = (Arc::clone(&lines), child.stderr.take().unwrap());
+        // Lossy, so a line that is not UTF-8 is kept (and can be asserted
+        // on) instead of ending the reader and leaving the pipe to fill up.
         let reader = std::thread::spawn(move || {
-            for l in BufReader::new(err).lines() {
-                let Ok(l) = l else { break };
-                sink.lock().unwrap().push(l);
+            let mut r = BufReader::new(err);
+            let mut buf = Vec::new();
+            while matches!(r.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
+                let l = String::from_utf8_lossy(buf.strip_suffix(b"\n").unwrap_or(&buf));
+                sink.lock().unwrap().push(l.into_owned());
+                buf.clear();
             }
         });
         Daemon {
