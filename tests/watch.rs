@@ -7,5 +7,6 @@ mod harness;
 
 mod crash;
 mod failures;
+mod hostile;
 mod lifecycle;
 mod systemd;
