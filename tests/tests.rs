@@ -9,4 +9,5 @@ mod hostile;
 mod oneshot;
 mod publish;
 mod signals;
+mod terrain;
 mod watch;
