@@ -310,3 +310,49 @@ fn check_block(
     }
     Ok(())
 }
+
+/// Read `bands` over `win` as f64, band-sequential, in one RasterIO call so
+/// pixel-interleaved tiles are decoded once for all bands.
+pub fn read_bands(
+    ds: &Dataset,
+    win: crate::window::Window,
+    bands: &[usize],
+) -> anyhow::Result<Vec<f64>> {
+    let mut buf = vec![0f64; win.pixels() * bands.len()];
+    let mut map: Vec<i32> = bands.iter().map(|&b| b as i32).collect();
+    // SAFETY: the buffer holds exactly bands × w × h f64 in band-sequential
+    // layout, which is what zero spacings mean to GDAL.
+    let err = unsafe {
+        gdal_sys::GDALDatasetRasterIO(
+            ds.c_dataset(),
+            gdal_sys::GDALRWFlag::GF_Read,
+            win.x as i32,
+            win.y as i32,
+            win.w as i32,
+            win.h as i32,
+            buf.as_mut_ptr().cast(),
+            win.w as i32,
+            win.h as i32,
+            gdal_sys::GDALDataType::GDT_Float64,
+            map.len() as i32,
+            map.as_mut_ptr(),
+            0,
+            0,
+            0,
+        )
+    };
+    check_gdal(err)?;
+    Ok(buf)
+}
+
+/// A CE_None return is not enough: GDAL reports some decode failures only
+/// through the error handler.
+pub fn check_gdal(err: gdal_sys::CPLErr::Type) -> anyhow::Result<()> {
+    if let Some(msg) = crate::gdalenv::first_failure() {
+        anyhow::bail!("{}", msg.trim());
+    }
+    if err != gdal_sys::CPLErr::CE_None {
+        anyhow::bail!("GDAL RasterIO failed");
+    }
+    Ok(())
+}

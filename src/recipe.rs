@@ -205,24 +205,36 @@ fn join(b: &[usize]) -> String {
 /// Render an output-name template. The result must be a plain file name:
 /// a template can never place output outside the output folder.
 pub fn render(template: &str, input: &Path, recipe: &str) -> Result<PathBuf, Error> {
-    let stem = input
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = input
-        .extension()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = template
-        .replace("{stem}", &stem)
-        .replace("{recipe}", recipe)
-        .replace("{ext}", &ext);
-    let p = PathBuf::from(&name);
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    // Work in bytes so a non-UTF-8 input name keeps its exact bytes: a lossy
+    // copy would map different inputs to the same output.
+    let part = |o: Option<&std::ffi::OsStr>| o.map(|s| s.as_bytes().to_vec()).unwrap_or_default();
+    let (stem, ext) = (part(input.file_stem()), part(input.extension()));
+    let mut name = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        name.extend_from_slice(rest[..i].as_bytes());
+        let tail = &rest[i..];
+        let (value, skip): (&[u8], usize) = if tail.starts_with("{stem}") {
+            (&stem, 6)
+        } else if tail.starts_with("{recipe}") {
+            (recipe.as_bytes(), 8)
+        } else if tail.starts_with("{ext}") {
+            (&ext, 5)
+        } else {
+            (b"{", 1)
+        };
+        name.extend_from_slice(value);
+        rest = &tail[skip..];
+    }
+    name.extend_from_slice(rest.as_bytes());
+    let p = PathBuf::from(std::ffi::OsString::from_vec(name));
     let mut comps = p.components();
     match (comps.next(), comps.next()) {
-        (Some(Component::Normal(_)), None) if !name.contains('/') => Ok(p),
+        (Some(Component::Normal(_)), None) if !p.as_os_str().as_bytes().contains(&b'/') => Ok(p),
         _ => Err(usage(format!(
-            "output template '{template}' gives '{name}', which is not a plain file name in the output folder"
+            "output template '{template}' gives '{}', which is not a plain file name in the output folder",
+            crate::error::show(&p)
         ))),
     }
 }
@@ -230,6 +242,19 @@ pub fn render(template: &str, input: &Path, recipe: &str) -> Result<PathBuf, Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_utf8_names_keep_their_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let a = Path::new(std::ffi::OsStr::from_bytes(b"/in/x\xff.tif"));
+        let b = Path::new(std::ffi::OsStr::from_bytes(b"/in/x\xfe.tif"));
+        let (ra, rb) = (
+            render("{stem}_{recipe}.{ext}", a, "r").unwrap(),
+            render("{stem}_{recipe}.{ext}", b, "r").unwrap(),
+        );
+        assert_eq!(ra.as_os_str().as_bytes(), b"x\xff_r.tif");
+        assert_ne!(ra, rb);
+    }
 
     #[test]
     fn templates_cannot_escape_the_output_folder() {

@@ -163,7 +163,7 @@ fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Resul
 /// Read the op's bands over `rect`, nodata (and masked pixels) as NaN.
 fn decode(ds: &Dataset, job: &JobCtx, rect: Window) -> anyhow::Result<Vec<f64>> {
     let bands = job.op.bands();
-    let mut buf = read_bands(ds, rect, bands).context("reading failed")?;
+    let mut buf = crate::input::read_bands(ds, rect, bands).context("reading failed")?;
     if job.policy == NodataPolicy::None {
         return Ok(buf);
     }
@@ -178,48 +178,6 @@ fn decode(ds: &Dataset, job: &JobCtx, rect: Window) -> anyhow::Result<Vec<f64>> 
         }
     }
     Ok(buf)
-}
-
-/// Read `bands` over `win` as f64, band-sequential, in one RasterIO call so
-/// pixel-interleaved tiles are decoded once for all bands.
-fn read_bands(ds: &Dataset, win: Window, bands: &[usize]) -> anyhow::Result<Vec<f64>> {
-    let mut buf = vec![0f64; win.pixels() * bands.len()];
-    let mut map: Vec<i32> = bands.iter().map(|&b| b as i32).collect();
-    // SAFETY: the buffer holds exactly bands × w × h f64 in band-sequential
-    // layout, which is what zero spacings mean to GDAL.
-    let err = unsafe {
-        gdal_sys::GDALDatasetRasterIO(
-            ds.c_dataset(),
-            gdal_sys::GDALRWFlag::GF_Read,
-            win.x as i32,
-            win.y as i32,
-            win.w as i32,
-            win.h as i32,
-            buf.as_mut_ptr().cast(),
-            win.w as i32,
-            win.h as i32,
-            gdal_sys::GDALDataType::GDT_Float64,
-            map.len() as i32,
-            map.as_mut_ptr(),
-            0,
-            0,
-            0,
-        )
-    };
-    check(err)?;
-    Ok(buf)
-}
-
-/// A CE_None return is not enough: GDAL reports some decode failures only
-/// through the error handler.
-fn check(err: gdal_sys::CPLErr::Type) -> anyhow::Result<()> {
-    if let Some(msg) = gdalenv::first_failure() {
-        anyhow::bail!("{}", msg.trim());
-    }
-    if err != gdal_sys::CPLErr::CE_None {
-        anyhow::bail!("GDAL RasterIO failed");
-    }
-    Ok(())
 }
 
 fn mask_nodata(data: &mut [f64], nodata: f64) {
@@ -243,7 +201,7 @@ fn apply_mask(ds: &Dataset, band: usize, win: Window, data: &mut [f64]) -> anyho
         (win.w, win.h),
         None,
     )?;
-    check(gdal_sys::CPLErr::CE_None)?;
+    crate::input::check_gdal(gdal_sys::CPLErr::CE_None)?;
     let mut view = ArrayViewMut2::from_shape((win.h, win.w), data)?;
     for (v, &k) in view.iter_mut().zip(m.data().iter()) {
         if k == 0 {

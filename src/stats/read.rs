@@ -5,7 +5,6 @@
 use std::sync::atomic::Ordering;
 
 use gdal::Dataset;
-use gdal_sys::GDALDataType;
 
 use super::{Group, Key, Open, Pass};
 use crate::ops::NodataPolicy;
@@ -92,37 +91,9 @@ impl<'a> Scan<'a> {
             anyhow::bail!("cancelled");
         }
         let plane = win.pixels();
-        let mut buf = vec![0f64; plane * self.bands.len()];
-        let mut map: Vec<i32> = self.bands.iter().map(|&b| b as i32).collect();
         crate::gdalenv::clear_messages();
-        // SAFETY: `buf` holds bands × w × h f64, band-sequential, which zero
-        // spacings mean to GDAL.
-        let err = unsafe {
-            gdal_sys::GDALDatasetRasterIO(
-                ds.c_dataset(),
-                gdal_sys::GDALRWFlag::GF_Read,
-                win.x as i32,
-                win.y as i32,
-                win.w as i32,
-                win.h as i32,
-                buf.as_mut_ptr().cast(),
-                win.w as i32,
-                win.h as i32,
-                GDALDataType::GDT_Float64,
-                map.len() as i32,
-                map.as_mut_ptr(),
-                0,
-                0,
-                0,
-            )
-        };
-        if let Some(msg) = crate::gdalenv::first_failure() {
-            anyhow::bail!("statistics pass: {}", msg.trim());
-        }
-        anyhow::ensure!(
-            err == gdal_sys::CPLErr::CE_None,
-            "statistics pass: GDAL RasterIO failed"
-        );
+        let buf = crate::input::read_bands(ds, win, self.bands)
+            .map_err(|e| anyhow::anyhow!("statistics pass: {e:#}"))?;
         let masking = self.pass.policy != NodataPolicy::None;
         for (i, &b) in self.bands.iter().enumerate() {
             let vals = &buf[i * plane..(i + 1) * plane];

@@ -177,22 +177,11 @@ pub fn lstat(dir: &Path, name: &OsStr) -> Option<std::fs::Metadata> {
     std::fs::symlink_metadata(dir.join(name)).ok()
 }
 
-/// A name made safe to log: control characters and non-UTF-8 bytes escaped.
+/// A name made safe to log: the one-shot's escaping (control characters,
+/// bidi overrides, backslashes, non-UTF-8 bytes), so a name can neither
+/// break nor spoof a log line and both commands show it the same way.
 pub fn esc(name: &OsStr) -> String {
-    let mut out = String::new();
-    for chunk in name.as_bytes().utf8_chunks() {
-        for ch in chunk.valid().chars() {
-            if ch.is_control() {
-                out.extend(ch.escape_default());
-            } else {
-                out.push(ch);
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
+    crate::error::show(Path::new(name))
 }
 
 #[cfg(test)]
@@ -254,5 +243,6 @@ mod tests {
         assert_eq!(esc(OsStr::new("a\nb.tif")), "a\\nb.tif");
         assert_eq!(esc(OsStr::from_bytes(b"x\xffy")), "x\\xffy");
         assert_eq!(esc(OsStr::new("-é.tif")), "-é.tif");
+        assert_eq!(esc(OsStr::new("a\u{202e}b\\.tif")), "a\\u{202e}b\\\\.tif");
     }
 }

@@ -26,15 +26,16 @@ fn name(c: &Case) -> &OsStr {
 }
 
 /// The output the recipe's template names, computed here independently.
+/// Bytes are kept as they are, so distinct odd names give distinct outputs.
 fn output_for(site: &Site, name: &OsStr) -> PathBuf {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let p = Path::new(name);
-    let lossy = |s: Option<&OsStr>| s.map(|s| s.to_string_lossy().into_owned());
-    let (stem, ext) = (lossy(p.file_stem()), lossy(p.extension()));
-    site.out.join(format!(
-        "{}_{}.tif",
-        stem.unwrap_or_default(),
-        ext.unwrap_or_default()
-    ))
+    let bytes = |s: Option<&OsStr>| s.map(|s| s.as_bytes().to_vec()).unwrap_or_default();
+    let mut out = bytes(p.file_stem());
+    out.push(b'_');
+    out.extend(bytes(p.extension()));
+    out.extend(b".tif");
+    site.out.join(std::ffi::OsString::from_vec(out))
 }
 
 fn ended(site: &Site, c: &Case) -> bool {
@@ -57,8 +58,8 @@ fn kind_of(p: &Path) -> &'static str {
 /// A string a log line or error.json may carry: nothing that ends a line,
 /// drives a terminal, or reorders what is displayed.
 fn is_safe(s: &str) -> bool {
-    !s.chars()
-        .any(|c| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    let invisible = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    !s.chars().any(|c| c.is_control() || invisible(c))
 }
 
 fn strings(v: &Value, out: &mut Vec<String>) {
@@ -76,8 +77,29 @@ fn the_hostile_corpus_cannot_crash_hang_or_fool_the_daemon() {
     let mut cfg = std::fs::read_to_string(&site.config).unwrap();
     cfg.push_str(RECIPE);
     std::fs::write(&site.config, cfg).unwrap();
-    let cases = corpus_cases(&site.env.path("corpus"));
+    let corpus = site.env.path("corpus");
+    let mut cases = corpus_cases(&corpus);
     assert!(cases.len() >= 50, "only {} cases generated", cases.len());
+    // The corpus's odd names are all good files; these refusals put odd
+    // names in error.json and in the causes too.
+    let odd = |raw: &[u8], kind: &str, reason: &str| Case {
+        path: corpus.join(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(raw)),
+        name: String::from_utf8_lossy(raw).into_owned(),
+        expect: "refuse".into(),
+        daemon: "refuse".into(),
+        kind: kind.into(),
+        expr: "b1".into(),
+        reason: reason.into(),
+    };
+    let text = odd(
+        b"txt\n\xff\x1b[2J\xe2\x80\xae.tif",
+        "file",
+        "text, odd name",
+    );
+    std::fs::copy(corpus.join("text.tif"), &text.path).unwrap();
+    let link = odd(b"-link\r\xfe.tif", "symlink", "symlink, odd name");
+    std::os::unix::fs::symlink("/etc/passwd", &link.path).unwrap();
+    cases.extend([text, link]);
     assert!(cases.iter().all(|c| c.expr == "b1"), "the recipe runs b1");
 
     let mut d = site.start();
@@ -85,9 +107,8 @@ fn the_hostile_corpus_cannot_crash_hang_or_fool_the_daemon() {
     // Renames: files arrive whole, hard links stay links, and symlinks,
     // folders and FIFOs arrive as what they are.
     for c in &cases {
-        let to = site.inbox.join(name(c));
-        std::fs::rename(&c.path, &to).unwrap();
-        assert_eq!(kind_of(&to), c.kind, "{}", c.name.escape_debug());
+        assert_eq!(kind_of(&c.path), c.kind, "{}", c.name.escape_debug());
+        std::fs::rename(&c.path, site.inbox.join(name(c))).unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
