@@ -213,7 +213,7 @@ pub fn render(template: &str, input: &Path, recipe: &str) -> Result<PathBuf, Err
     let mut name = Vec::new();
     let mut rest = template;
     while let Some(i) = rest.find('{') {
-        name.extend_from_slice(rest[..i].as_bytes());
+        name.extend_from_slice(&rest.as_bytes()[..i]);
         let tail = &rest[i..];
         let (value, skip): (&[u8], usize) = if tail.starts_with("{stem}") {
             (&stem, 6)
