@@ -8,21 +8,19 @@ use tilerun::error::Error;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let common = match &cli.command {
-        Some(Command::Watch { common }) => common,
-        None => &cli.common,
-    };
+    // The daemon logs to journald when there is one; the CLI to stderr.
     match &cli.command {
-        Some(Command::Watch { .. }) => tilerun::watch::log::init(common.verbose, common.log_format),
-        None => tilerun::logging::init(common.verbose, common.log_format),
+        Some(Command::Watch { common }) => {
+            tilerun::watch::log::init(common.verbose, common.log_format)
+        }
+        None => tilerun::logging::init(cli.common.verbose, cli.common.log_format),
     }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if !matches!(e, Error::Interrupted) {
-                eprintln!("tilerun: error: {e}");
-            } else {
-                eprintln!("tilerun: interrupted; no output written");
+            match e {
+                Error::Interrupted => eprintln!("tilerun: interrupted; no output written"),
+                _ => eprintln!("tilerun: error: {e}"),
             }
             e.exit_code()
         }
