@@ -223,3 +223,28 @@ pub fn build_with_stats(
         )),
     }
 }
+
+/// Helpers shared by the ops' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{InputInfo, Params};
+
+    /// A 10×10 input with `bands` bands, all with `nodata`.
+    pub fn info(bands: usize, nodata: Option<f64>) -> InputInfo {
+        InputInfo {
+            width: 10,
+            height: 10,
+            band_count: bands,
+            geo_transform: None,
+            geographic: false,
+            nodata: vec![nodata; bands],
+        }
+    }
+
+    /// `--set` parameters from pairs.
+    pub fn params(kv: &[(&str, &str)]) -> Params {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 
 use super::{build, focal, Stat};
 use crate::ops::terrain::test_support::{assert_bit_identical, run_op, run_tiled, synthetic_dem};
-use crate::ops::{Core, InputInfo, Params};
+use crate::ops::testing::{info, params};
+use crate::ops::Core;
 
 const STATS: [Stat; 6] = [
     Stat::Mean,
@@ -140,28 +141,11 @@ proptest! {
     }
 }
 
-fn info(bands: usize) -> InputInfo {
-    InputInfo {
-        width: 10,
-        height: 10,
-        band_count: bands,
-        geo_transform: None,
-        geographic: false,
-        nodata: vec![None; bands],
-    }
-}
-
-fn params(set: &[(&str, &str)]) -> Params {
-    set.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 #[test]
 fn tiled_output_is_bit_identical_to_whole_raster() {
     let data = holed(67, 80);
     for stat in ["mean", "median", "std", "min", "sum"] {
-        let op = build(&params(&[("stat", stat), ("size", "7")]), &info(1)).unwrap();
+        let op = build(&params(&[("stat", stat), ("size", "7")]), &info(1, None)).unwrap();
         assert_eq!(op.halo(), 3);
         let whole = run_op(op.as_ref(), &data);
         for win in [1, 7, 13, 64] {
@@ -177,7 +161,7 @@ fn tiled_output_is_bit_identical_to_whole_raster() {
 #[test]
 fn bad_parameters_name_the_op_and_the_reason() {
     let err = |set: &[(&str, &str)], bands: usize| {
-        build(&params(set), &info(bands))
+        build(&params(set), &info(bands, None))
             .err()
             .expect("should fail")
             .to_string()
@@ -193,7 +177,7 @@ fn bad_parameters_name_the_op_and_the_reason() {
     assert!(err(&[], 1).contains("stat is required"));
     assert!(err(&[("stat", "mean"), ("radius", "2")], 1).contains("unknown parameter 'radius'"));
     assert!(err(&[("stat", "mean")], 2).contains("input has 2 bands; choose one with --band"));
-    let op = build(&params(&[("stat", "MAX"), ("band", "2")]), &info(2)).unwrap();
+    let op = build(&params(&[("stat", "MAX"), ("band", "2")]), &info(2, None)).unwrap();
     assert_eq!(
         (op.bands(), op.halo(), op.default_nodata()),
         (&[2][..], 1, Some(-9999.0))

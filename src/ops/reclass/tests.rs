@@ -4,27 +4,11 @@
 use ndarray::Array2;
 
 use super::*;
+use crate::ops::testing::{info, params};
 use crate::ops::{Block, Core};
 
-fn info(bands: usize) -> InputInfo {
-    InputInfo {
-        width: 10,
-        height: 10,
-        band_count: bands,
-        geo_transform: None,
-        geographic: false,
-        nodata: vec![None; bands],
-    }
-}
-
-fn params(kv: &[(&str, &str)]) -> Params {
-    kv.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 fn build_err(kv: &[(&str, &str)]) -> String {
-    match build(&params(kv), &info(1)) {
+    match build(&params(kv), &info(1, None)) {
         Ok(_) => panic!("{kv:?} accepted"),
         Err(e) => e.to_string(),
     }
@@ -131,7 +115,7 @@ fn op_defaults_and_errors() {
         ("rules", "[-1,0):1; [0,0.3):2; [0.3,1]:3"),
         ("default", "0"),
     ]);
-    let op = build(&p, &info(1)).unwrap();
+    let op = build(&p, &info(1, None)).unwrap();
     assert_eq!(op.default_out_type(), OutType::Byte);
     assert_eq!(op.default_nodata(), Some(255.0));
     assert_eq!(op.overview_resampling(), Resampling::Mode);
@@ -148,20 +132,20 @@ fn op_defaults_and_errors() {
     });
     assert_eq!(out[0].as_slice().unwrap(), &[3.0, 0.0]);
     // 255 is a class: nodata moves to 0; 0 and 255 both used: to 1.
-    let op = build(&params(&[("rules", "[0,1):255")]), &info(1)).unwrap();
+    let op = build(&params(&[("rules", "[0,1):255")]), &info(1, None)).unwrap();
     assert_eq!(
         (op.default_out_type(), op.default_nodata()),
         (OutType::Byte, Some(0.0))
     );
     let op = build(
         &params(&[("rules", "[0,1):255"), ("default", "0")]),
-        &info(1),
+        &info(1, None),
     )
     .unwrap();
     assert_eq!(op.default_nodata(), Some(1.0));
-    let op = build(&params(&[("rules", "[0,1):-3; [1,2):300")]), &info(1)).unwrap();
+    let op = build(&params(&[("rules", "[0,1):-3; [1,2):300")]), &info(1, None)).unwrap();
     assert_eq!(op.default_out_type(), OutType::Int16);
-    let op = build(&params(&[("rules", "[0,1):0.5")]), &info(1)).unwrap();
+    let op = build(&params(&[("rules", "[0,1):0.5")]), &info(1, None)).unwrap();
     assert_eq!(op.default_out_type(), OutType::Float32);
 
     let e = build_err(&[]);
@@ -178,6 +162,6 @@ fn op_defaults_and_errors() {
         e.starts_with("reclass: --set rules") && e.contains("overlap"),
         "{e}"
     );
-    let multi = build(&params(&[("rules", "[0,1):1")]), &info(3));
+    let multi = build(&params(&[("rules", "[0,1):1")]), &info(3, None));
     assert!(multi.is_err(), "several bands need --band");
 }

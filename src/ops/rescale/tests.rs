@@ -5,24 +5,8 @@
 use ndarray::Array2;
 
 use super::*;
+use crate::ops::testing::{info, params};
 use crate::ops::{Block, Core};
-
-fn info(bands: usize, nodata: Option<f64>) -> InputInfo {
-    InputInfo {
-        width: 10,
-        height: 10,
-        band_count: bands,
-        geo_transform: None,
-        geographic: false,
-        nodata: vec![nodata; bands],
-    }
-}
-
-fn params(kv: &[(&str, &str)]) -> Params {
-    kv.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 fn built(kv: &[(&str, &str)], bands: usize) -> Box<dyn Op> {
     build(&params(kv), &info(bands, None), None).unwrap().0
