@@ -128,10 +128,15 @@ pub fn encode(l: &Layout, w: Window, data: &[u8]) -> anyhow::Result<Vec<(u32, Ve
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let (bw, bh) = l.block;
     let (nx, ny) = (w.w.div_ceil(bw), w.h.div_ceil(bh));
-    let (pw, ph) = (nx * bw, ny * bh);
+    // Tiles are always whole (edge tiles padded with nodata, so they
+    // compress the same way whatever the window size), but TIFF's last strip
+    // holds only the rows that remain: a padded one would not decode.
+    let (pw, ph) = if l.tiled {
+        (nx * bw, ny * bh)
+    } else {
+        (w.w, w.h)
+    };
     let s = l.out_type.size();
-    // Pad to whole blocks with nodata, so edge blocks compress the same way
-    // whatever the window size.
     let fill = crate::convert::pack(
         &[ndarray::Array2::from_elem((1, 1), l.nodata)],
         l.out_type,
