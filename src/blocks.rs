@@ -189,7 +189,8 @@ impl BlockCache {
         }
     }
 
-    /// Blocks currently held (for tests).
+    /// Blocks currently held.
+    #[cfg(test)]
     pub fn resident(&self) -> usize {
         self.slots.lock().map(|s| s.len()).unwrap_or(0)
     }

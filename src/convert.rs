@@ -96,11 +96,6 @@ impl OutType {
         let (lo, hi) = self.range();
         v >= lo && v <= hi && (self.is_float() || v.fract() == 0.0)
     }
-
-    /// The input type tilerun reads as-is from a GDAL type, if supported.
-    pub fn from_gdal(t: GDALDataType::Type) -> Option<OutType> {
-        OutType::ALL.into_iter().find(|o| o.gdal() == t)
-    }
 }
 
 impl FromStr for OutType {

@@ -19,7 +19,6 @@ use gdal::{Dataset, Metadata};
 use crate::gdalenv;
 use crate::job::{Format, JobCtx, OutputSpec};
 use crate::output::TempFile;
-use crate::window::Window;
 
 /// Create the tiled GTiff that the windows are written into.
 pub fn create(job: &JobCtx, path: &Path) -> anyhow::Result<Dataset> {
@@ -211,47 +210,6 @@ fn reads_back(wkt: &str, flavor: &str) -> bool {
     }
     gdalenv::clear_messages();
     same
-}
-
-/// Write a band-sequential buffer covering `rect` to every output band.
-pub fn write_rect(
-    ds: &Dataset,
-    rect: Window,
-    bands: usize,
-    t: crate::ops::OutType,
-    data: &[u8],
-) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        data.len() == rect.pixels() * bands * t.size(),
-        "buffer size mismatch"
-    );
-    let mut map: Vec<i32> = (1..=bands as i32).collect();
-    // SAFETY: `data` holds exactly bands × w × h samples of type `t`,
-    // band-sequential; GDAL only reads it for GF_Write.
-    let err = unsafe {
-        gdal_sys::GDALDatasetRasterIO(
-            ds.c_dataset(),
-            gdal_sys::GDALRWFlag::GF_Write,
-            rect.x as i32,
-            rect.y as i32,
-            rect.w as i32,
-            rect.h as i32,
-            data.as_ptr() as *mut _,
-            rect.w as i32,
-            rect.h as i32,
-            t.gdal(),
-            bands as i32,
-            map.as_mut_ptr(),
-            0,
-            0,
-            0,
-        )
-    };
-    if let Some(msg) = gdalenv::first_failure() {
-        anyhow::bail!("{}", msg.trim());
-    }
-    anyhow::ensure!(err == gdal_sys::CPLErr::CE_None, "GDAL write failed");
-    Ok(())
 }
 
 /// Close, failing if GDAL raised an error while flushing (disk full, …).

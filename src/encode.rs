@@ -237,7 +237,7 @@ fn write_scratch(
         w: pw,
         h: ph,
     };
-    crate::create::write_rect(&ds, rect, l.bands, l.out_type, data)?;
+    crate::rasterio::write_bands(&ds, rect, l.bands, l.out_type, data)?;
     crate::create::close(ds)
 }
 

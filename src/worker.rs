@@ -163,7 +163,7 @@ fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Resul
 /// Read the op's bands over `rect`, nodata (and masked pixels) as NaN.
 fn decode(ds: &Dataset, job: &JobCtx, rect: Window) -> anyhow::Result<Vec<f64>> {
     let bands = job.op.bands();
-    let mut buf = crate::input::read_bands(ds, rect, bands).context("reading failed")?;
+    let mut buf = crate::rasterio::read_bands(ds, rect, bands).context("reading failed")?;
     if job.policy == NodataPolicy::None {
         return Ok(buf);
     }
@@ -201,7 +201,7 @@ fn apply_mask(ds: &Dataset, band: usize, win: Window, data: &mut [f64]) -> anyho
         (win.w, win.h),
         None,
     )?;
-    crate::input::check_gdal(gdal_sys::CPLErr::CE_None)?;
+    crate::rasterio::check(gdal_sys::CPLErr::CE_None)?;
     let mut view = ArrayViewMut2::from_shape((win.h, win.w), data)?;
     for (v, &k) in view.iter_mut().zip(m.data().iter()) {
         if k == 0 {

@@ -140,7 +140,7 @@ fn write(o: &mut Open, win: Window, data: &Payload) -> anyhow::Result<()> {
         Payload::Raw(data) => {
             let ds = o.ds.as_ref().context("output already closed")?;
             for (rect, buf) in o.tiles.accept(win, data) {
-                crate::create::write_rect(
+                crate::rasterio::write_bands(
                     ds,
                     rect,
                     o.job.op.out_bands(),

@@ -92,7 +92,7 @@ impl<'a> Scan<'a> {
         }
         let plane = win.pixels();
         crate::gdalenv::clear_messages();
-        let buf = crate::input::read_bands(ds, win, self.bands)
+        let buf = crate::rasterio::read_bands(ds, win, self.bands)
             .map_err(|e| anyhow::anyhow!("statistics pass: {e:#}"))?;
         let masking = self.pass.policy != NodataPolicy::None;
         for (i, &b) in self.bands.iter().enumerate() {
