@@ -125,7 +125,6 @@ impl Layout {
 /// Compress the band-sequential `data` of an aligned window `w` into
 /// (libtiff block index, bytes) pairs.
 pub fn encode(l: &Layout, w: Window, data: &[u8]) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
     let (bw, bh) = l.block;
     let (nx, ny) = (w.w.div_ceil(bw), w.h.div_ceil(bh));
     // Tiles are always whole (edge tiles padded with nodata, so they
@@ -150,17 +149,13 @@ pub fn encode(l: &Layout, w: Window, data: &[u8]) -> anyhow::Result<Vec<(u32, Ve
             padded[dst..dst + w.w * s].copy_from_slice(&data[src..src + w.w * s]);
         }
     }
-    let name = format!(
-        "/vsimem/tilerun-enc-{}-{}.tif",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
-    let _cleanup = VsiMem(name.clone());
-    write_scratch(l, &name, (pw, ph), &padded)?;
-    let ds = Dataset::open(&name)?;
+    let scratch = VsiMem::new("enc");
+    let name = scratch.name();
+    write_scratch(l, name, (pw, ph), &padded)?;
+    let ds = Dataset::open(name)?;
     let planes = if l.separate { l.bands } else { 1 };
     let mut out = Vec::with_capacity(nx * ny * planes);
-    let c_name = CString::new(name.as_str())?;
+    let c_name = CString::new(name)?;
     let mut len: gdal_sys::vsi_l_offset = 0;
     // SAFETY: borrows the in-memory file's buffer; it lives until VsiMem drops.
     let base = unsafe { gdal_sys::VSIGetMemFileBuffer(c_name.as_ptr(), &mut len, 0) };
@@ -241,8 +236,23 @@ fn write_scratch(
     crate::create::close(ds)
 }
 
-/// Removes an in-memory file when dropped.
-struct VsiMem(String);
+/// A unique in-memory file name, removed when dropped.
+pub struct VsiMem(String);
+
+impl VsiMem {
+    pub fn new(tag: &str) -> VsiMem {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        VsiMem(format!(
+            "/vsimem/tilerun-{tag}-{}-{}.tif",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
 
 impl Drop for VsiMem {
     fn drop(&mut self) {

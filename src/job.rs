@@ -41,6 +41,9 @@ pub struct OutputSpec {
     pub resampling: crate::overviews::Resampling,
     /// Set when workers compress whole blocks themselves (see `encode`).
     pub layout: Option<crate::encode::Layout>,
+    /// COG assembled from the workers' blocks (see `cog::Assembly`) rather
+    /// than copied by GDAL from a finished GTiff.
+    pub assemble: bool,
 }
 
 /// Shared state of one running job.
@@ -53,6 +56,8 @@ pub struct JobCtx {
     pub windows: Vec<Window>,
     /// Shared decoded input blocks, for ops with a halo on tiled inputs.
     pub blocks: Option<crate::blocks::BlockCache>,
+    /// Overviews built as windows finish (assembled COG only).
+    pub pyramid: Option<std::sync::Mutex<crate::pyramid::Pyramid>>,
     pub drivers: Vec<String>,
     /// Raised by the owner (Ctrl-C, daemon rollback) or by any failure.
     pub cancel: Arc<AtomicBool>,
@@ -106,6 +111,7 @@ impl JobCtx {
             policy,
             output,
             blocks: None,
+            pyramid: None,
             windows,
             drivers,
             cancel,

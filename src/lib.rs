@@ -24,6 +24,7 @@ pub mod options;
 pub mod output;
 pub mod overviews;
 pub mod prepare;
+pub mod pyramid;
 pub mod rasterio;
 pub mod rawtiff;
 pub mod recipe;

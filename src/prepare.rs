@@ -105,15 +105,34 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
         overviews,
         resampling,
         layout: None,
+        assemble: false,
     };
-    let gtiff = crate::create::gtiff_options(&output);
-    output.layout = crate::encode::Layout::for_output(
-        &output,
-        &gtiff,
-        (meta.width, meta.height),
-        op.out_bands(),
-    )
-    .filter(|l| windows.iter().all(|w| l.aligned(w)));
+    let size = (meta.width, meta.height);
+    let cog_blocks = match output.format {
+        crate::job::Format::Cog => crate::cog::block_options(&output),
+        crate::job::Format::GTiff => None,
+    };
+    let aligned = |l: &crate::encode::Layout| windows.iter().all(|w| l.aligned(w));
+    output.layout = cog_blocks
+        .and_then(|g| crate::encode::Layout::for_output(&output, &g, size, op.out_bands()))
+        .filter(aligned);
+    output.assemble = output.layout.is_some();
+    if !output.assemble {
+        let gtiff = crate::create::gtiff_options(&output);
+        output.layout = crate::encode::Layout::for_output(&output, &gtiff, size, op.out_bands())
+            .filter(aligned);
+    }
+    let pyramid = (output.assemble && !output.overviews.is_empty()).then(|| {
+        std::sync::Mutex::new(crate::pyramid::Pyramid::new(
+            size,
+            output.overviews.len(),
+            op.out_bands(),
+            out_type,
+            nodata,
+            output.tile.1,
+            resampling,
+        ))
+    });
     if output.layout.is_none()
         && !output
             .creation_options
@@ -151,6 +170,7 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
         tx,
     );
     ctx.blocks = blocks;
+    ctx.pyramid = pyramid;
     Ok(Prepared {
         ctx: Arc::new(ctx),
         outcome: rx,

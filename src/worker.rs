@@ -46,10 +46,12 @@ pub enum Msg {
 }
 
 /// A window's pixels: raw band-sequential samples for the writer to hand to
-/// GDAL, or blocks the worker already compressed (see `encode`).
+/// GDAL, or blocks the worker already compressed (see `encode`), as
+/// (level, block index, bytes); level 0 is full resolution, higher levels
+/// are overview blocks this window completed (see `pyramid`).
 pub enum Payload {
     Raw(Vec<u8>),
-    Blocks(Vec<(u32, Vec<u8>)>),
+    Blocks(Vec<(usize, u32, Vec<u8>)>),
 }
 
 /// Open handles, most recent first; two are enough for one file's tail to
@@ -152,12 +154,30 @@ fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Resul
         op.name()
     );
     let raw = crate::convert::pack(&out, job.output.out_type, job.output.nodata);
-    match &job.output.layout {
-        Some(l) => Ok(Payload::Blocks(
-            crate::encode::encode(l, window, &raw).context("compressing output blocks")?,
-        )),
-        None => Ok(Payload::Raw(raw)),
+    let Some(l) = &job.output.layout else {
+        return Ok(Payload::Raw(raw));
+    };
+    let mut blocks: Vec<_> = crate::encode::encode(l, window, &raw)
+        .context("compressing output blocks")?
+        .into_iter()
+        .map(|(i, b)| (0, i, b))
+        .collect();
+    if let Some(p) = &job.pyramid {
+        let strips = p
+            .lock()
+            .map_err(|_| anyhow::anyhow!("overview state poisoned by an earlier panic"))?
+            .add(window, &raw);
+        // Encoded here, outside the lock, in parallel with other workers.
+        for s in strips {
+            let f = 1 << s.level;
+            let mut lv = l.clone();
+            lv.size = (l.size.0.div_ceil(f), l.size.1.div_ceil(f));
+            let enc = crate::encode::encode(&lv, s.window, &s.data)
+                .with_context(|| format!("compressing overview level {f}"))?;
+            blocks.extend(enc.into_iter().map(|(i, b)| (s.level, i, b)));
+        }
     }
+    Ok(Payload::Blocks(blocks))
 }
 
 /// Read the op's bands over `rect`, nodata (and masked pixels) as NaN.

@@ -17,6 +17,7 @@ use anyhow::Context;
 use crossbeam_channel::Receiver;
 use gdal::Dataset;
 
+use crate::cog::Assembly;
 use crate::gdalenv;
 use crate::job::{JobCtx, JobError, Summary};
 use crate::output::TempFile;
@@ -30,6 +31,8 @@ struct Open {
     ds: Option<Dataset>,
     /// Set instead of `ds` when workers send pre-compressed blocks.
     raw: Option<RawTiff>,
+    /// Set instead of both for an assembled COG.
+    cog: Option<Assembly>,
     temp: Option<TempFile>,
     written: usize,
     tiles: Assembler,
@@ -109,13 +112,20 @@ fn handle(open: &mut HashMap<u64, Open>, msg: Msg) {
 }
 
 fn begin(job: Arc<JobCtx>) -> anyhow::Result<Open> {
-    let temp = TempFile::beside(&job.output.path, ".tif");
     gdalenv::clear_messages();
-    let mut ds = Some(crate::create::create(&job, temp.path())?);
-    let mut raw = None;
-    if job.output.layout.is_some() {
-        crate::create::close(ds.take().expect("just created"))?;
-        raw = Some(RawTiff::open(temp.path())?);
+    let (mut ds, mut raw, mut cog, mut temp) = (None, None, None, None);
+    if job.output.assemble {
+        cog = Some(Assembly::begin(&job)?);
+    } else {
+        let t = TempFile::beside(&job.output.path, ".tif");
+        let created = crate::create::create(&job, t.path())?;
+        if job.output.layout.is_some() {
+            crate::create::close(created)?;
+            raw = Some(RawTiff::open(t.path())?);
+        } else {
+            ds = Some(created);
+        }
+        temp = Some(t);
     }
     let (tw, th) = job.output.tile;
     let warnings = job.input.warnings.clone();
@@ -129,7 +139,8 @@ fn begin(job: Arc<JobCtx>) -> anyhow::Result<Open> {
         job,
         ds,
         raw,
-        temp: Some(temp),
+        cog,
+        temp,
         written: 0,
         warnings,
     })
@@ -150,9 +161,16 @@ fn write(o: &mut Open, win: Window, data: &Payload) -> anyhow::Result<()> {
             }
         }
         Payload::Blocks(blocks) => {
-            let raw = o.raw.as_mut().context("output not opened for blocks")?;
-            for (index, bytes) in blocks {
-                raw.write(*index, bytes)?;
+            if let Some(cog) = o.cog.as_mut() {
+                for (level, index, bytes) in blocks {
+                    cog.write(*level, *index, bytes)?;
+                }
+            } else {
+                let raw = o.raw.as_mut().context("output not opened for blocks")?;
+                for (level, index, bytes) in blocks {
+                    anyhow::ensure!(*level == 0, "internal: overview block for a GTiff");
+                    raw.write(*index, bytes)?;
+                }
             }
             if let Some(msg) = gdalenv::first_failure() {
                 anyhow::bail!("{}", msg.trim());
@@ -175,6 +193,19 @@ fn finish(mut o: Open) {
             o.tiles.is_empty(),
             "internal: incomplete output tiles at the end"
         );
+        if let Some(cog) = o.cog.take() {
+            let fin = &o.job.output.path;
+            let started = std::time::Instant::now();
+            let done = cog.finish()?;
+            tracing::debug!(
+                "{}: COG assembled in {:.2} s",
+                fin.display(),
+                started.elapsed().as_secs_f64()
+            );
+            return done
+                .commit(fin)
+                .with_context(|| format!("committing {}", fin.display()));
+        }
         if let Some(raw) = o.raw.take() {
             raw.close();
             if let Some(msg) = gdalenv::first_failure() {
@@ -216,6 +247,7 @@ fn abort(mut o: Open, err: JobError) {
     o.job.fail();
     drop(o.ds.take());
     drop(o.raw.take());
+    drop(o.cog.take());
     gdalenv::clear_messages();
     let warnings = std::mem::take(&mut o.warnings);
     let job = Arc::clone(&o.job);

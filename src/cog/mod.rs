@@ -1,0 +1,178 @@
+//! Cloud-Optimized GeoTIFF output.
+//!
+//! GDAL 3.6's COG driver is CreateCopy-only, so the writer first fills a
+//! tiled temp GTiff, [`crate::overviews`] builds the requested levels into
+//! it, and this module copies it into a COG under a second temp name, with
+//! `OVERVIEWS=FORCE_USE_EXISTING` (the levels and resampling tilerun chose)
+//! or `NONE`. The copy decodes and re-encodes every tile, serially after the
+//! windows are done, so unless the user says otherwise it compresses with
+//! one thread per core (`NUM_THREADS`): the engine is idle by then.
+//!
+//! That copy is the slow path. Whenever the codec's blocks are portable and
+//! the overviews are halvings built with a method [`crate::pyramid`]
+//! reproduces, the COG is instead assembled from blocks the workers encode
+//! ([`assemble`]); [`fast_layout`] decides.
+
+mod assemble;
+pub mod tiff;
+
+pub use assemble::Assembly;
+
+use std::ffi::CString;
+use std::path::Path;
+
+use crate::gdalenv;
+use crate::job::{JobCtx, OutputSpec};
+
+/// Options for the COG driver: the user's, plus tilerun's overview policy
+/// and (unless set) multi-threaded compression.
+pub fn options(job: &JobCtx) -> Vec<(String, String)> {
+    let mut opts = job.output.creation_options.clone();
+    let mode = if job.output.overviews.is_empty() {
+        "NONE"
+    } else {
+        "FORCE_USE_EXISTING"
+    };
+    opts.push(("OVERVIEWS".into(), mode.into()));
+    if !opts.iter().any(|(k, _)| k == "NUM_THREADS") {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        opts.push(("NUM_THREADS".into(), n.to_string()));
+    }
+    opts
+}
+
+pub fn translate(job: &JobCtx, src: &Path, dst: &Path) -> anyhow::Result<()> {
+    translate_with(job, src, dst, &[])
+}
+
+fn translate_with(
+    job: &JobCtx,
+    src: &Path,
+    dst: &Path,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let ds = gdal::Dataset::open(src)?;
+    let driver = gdal::DriverManager::get_driver_by_name("COG")?;
+    let mut opts = gdal::cpl::CslStringList::new();
+    for (k, v) in options(job) {
+        opts.set_name_value(&k, &v)?;
+    }
+    for (k, v) in extra {
+        opts.set_name_value(k, v)?;
+    }
+    let c_dst = CString::new(dst.as_os_str().as_encoded_bytes())?;
+    gdalenv::clear_messages();
+    // SAFETY: valid handles and NUL-terminated strings.
+    let h = unsafe {
+        gdal_sys::GDALCreateCopy(
+            driver.c_driver(),
+            c_dst.as_ptr(),
+            ds.c_dataset(),
+            0,
+            opts.as_ptr(),
+            None,
+            std::ptr::null_mut(),
+        )
+    };
+    if h.is_null() {
+        let why = gdalenv::first_failure().unwrap_or_else(|| "COG CreateCopy failed".into());
+        anyhow::bail!("creating COG: {}", why.trim());
+    }
+    // SAFETY: we own the handle.
+    unsafe { gdal_sys::GDALClose(h) };
+    if let Some(msg) = gdalenv::first_failure() {
+        anyhow::bail!("creating COG: {}", msg.trim());
+    }
+    Ok(())
+}
+
+/// COG options the assembled path understands; any other sends the job down
+/// the CreateCopy path, which lets GDAL interpret it.
+const ASSEMBLY_OPTIONS: &[&str] = &[
+    "BLOCKSIZE",
+    "COMPRESS",
+    "PREDICTOR",
+    "LEVEL",
+    "BIGTIFF",
+    "NUM_THREADS",
+    "GEOTIFF_VERSION",
+];
+
+/// Codecs with self-contained blocks, as (COG name, TIFF Compression code).
+const CODECS: &[(&str, u64)] = &[
+    ("NONE", 1),
+    ("LZW", 5),
+    ("DEFLATE", 8),
+    ("PACKBITS", 32773),
+    ("LZMA", 34925),
+    ("ZSTD", 50000),
+];
+
+fn get<'a>(opts: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    opts.iter()
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The GTiff creation options that make the encoder produce the blocks the
+/// COG driver would, or None when the job must take the CreateCopy path.
+pub fn block_options(out: &OutputSpec) -> Option<Vec<(String, String)>> {
+    let opts = &out.creation_options;
+    if opts
+        .iter()
+        .any(|(k, _)| !ASSEMBLY_OPTIONS.contains(&k.to_ascii_uppercase().as_str()))
+    {
+        return None;
+    }
+    if !crate::pyramid::supports(out.resampling)
+        || !out
+            .overviews
+            .iter()
+            .enumerate()
+            .all(|(i, &f)| f == 2 << i)
+    {
+        return None;
+    }
+    let compress = get(opts, "COMPRESS").unwrap_or("LZW").to_ascii_uppercase();
+    CODECS.iter().find(|(n, _)| *n == compress)?;
+    let predictor = match get(opts, "PREDICTOR")
+        .filter(|_| compress != "NONE")
+        .unwrap_or("NO")
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "YES" | "TRUE" | "ON" if out.out_type.is_float() => "3",
+        "YES" | "TRUE" | "ON" | "STANDARD" | "2" => "2",
+        "FLOATING_POINT" | "3" => "3",
+        "NO" | "FALSE" | "OFF" | "1" => "1",
+        _ => return None,
+    };
+    let (tw, th) = out.tile;
+    let mut g: Vec<(String, String)> = vec![
+        ("TILED".into(), "YES".into()),
+        ("BLOCKXSIZE".into(), tw.to_string()),
+        ("BLOCKYSIZE".into(), th.to_string()),
+        ("COMPRESS".into(), compress.clone()),
+        ("PREDICTOR".into(), predictor.into()),
+    ];
+    if let Some(level) = get(opts, "LEVEL") {
+        let key = match compress.as_str() {
+            "DEFLATE" => "ZLEVEL",
+            "ZSTD" => "ZSTD_LEVEL",
+            "LZMA" => "LZMA_PRESET",
+            _ => return None,
+        };
+        g.push((key.into(), level.into()));
+    }
+    Some(g)
+}
+
+/// (Compression, Predictor) tag values the encoder's options produce.
+pub fn codes(gtiff: &[(String, String)]) -> Option<(u64, u64)> {
+    let c = get(gtiff, "COMPRESS")?.to_ascii_uppercase();
+    let code = CODECS.iter().find(|(n, _)| *n == c)?.1;
+    let predictor = get(gtiff, "PREDICTOR").unwrap_or("1").parse().ok()?;
+    // GDAL writes no Predictor tag for uncompressed data.
+    Some((code, if code == 1 { 1 } else { predictor }))
+}
