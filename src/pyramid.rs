@@ -8,10 +8,13 @@
 //! which encodes it outside the lock like any output block. So overview
 //! work is spread over the workers and overlaps the windows.
 //!
-//! Each level is computed from the previous one, with GDAL's own box rule
-//! and arithmetic ([`reduce`]), so levels are identical to what `gdaladdo`
-//! builds. Memory is a few rows per level plus the full-resolution rows whose
-//! windows are still in flight.
+//! Each level is computed from the previous one with GDAL 3.6's arithmetic
+//! ([`Rules`], [`reduce`]), so levels are bit-identical to what `gdaladdo`
+//! builds. Only exact halvings are taken (both sides divisible by 2 per
+//! level): for other sizes GDAL weighs partial source pixels and its result
+//! depends on how it chunks the image, which is not worth mimicking; those
+//! jobs take GDAL's own path. Memory is a few rows per level plus the
+//! full-resolution rows whose windows are still in flight.
 
 use std::collections::VecDeque;
 
@@ -31,6 +34,7 @@ pub struct Strip {
 pub struct Pyramid {
     t: OutType,
     nodata: f64,
+    rules: Rules,
     bands: usize,
     tile_h: usize,
     method: Resampling,
@@ -58,9 +62,13 @@ struct Row {
     filled: usize,
 }
 
-/// Is `method` one the pyramid reproduces exactly?
-pub fn supports(method: Resampling) -> bool {
+/// Can the pyramid reproduce GDAL's `levels` halvings of a `size` raster
+/// with `method` exactly?
+pub fn supports(method: Resampling, size: (usize, usize), levels: usize) -> bool {
+    let f = 1usize << levels.min(63);
     matches!(method, Resampling::Average | Resampling::Nearest)
+        && size.0.is_multiple_of(f)
+        && size.1.is_multiple_of(f)
 }
 
 impl Pyramid {
@@ -89,6 +97,7 @@ impl Pyramid {
         Pyramid {
             t,
             nodata: stored[0],
+            rules: Rules::new(t, stored[0]),
             bands,
             tile_h,
             method,
@@ -157,15 +166,18 @@ impl Pyramid {
                 rows.clear();
                 for r in y0..y1 {
                     let row = &src.rows[r - src.base].data;
-                    unpack(&row[band * src.w * s..(band + 1) * src.w * s], self.t, &mut a);
+                    unpack(
+                        &row[band * src.w * s..(band + 1) * src.w * s],
+                        self.t,
+                        &mut a,
+                    );
                     rows.push(std::mem::take(&mut a));
                 }
                 reduce(
                     self.method,
                     &rows,
                     &dst.boxes_x,
-                    self.t,
-                    self.nodata,
+                    &self.rules,
                     &mut out[band * dst.w..(band + 1) * dst.w],
                 );
             }
@@ -273,37 +285,241 @@ pub fn span(i: usize, src: usize, dst: usize) -> (usize, usize) {
     (a.min(src - 1), b.min(src))
 }
 
-/// One output row of one band from its source `rows`.
+/// GDAL 3.6's arithmetic for one sample type (`gcore/overview.cpp`): it
+/// resamples in a *work* type (the sample type for Byte and UInt16, Float32
+/// for everything else, Float64 included), and never lets an average that
+/// has valid inputs come out equal to nodata.
+struct Rules {
+    t: OutType,
+    int_work: bool,
+    /// Nodata as stored, and in the work type.
+    nodata: f64,
+    work_nodata: f64,
+    /// What an average that lands on nodata becomes.
+    replacement: f64,
+}
+
+impl Rules {
+    fn new(t: OutType, stored_nodata: f64) -> Rules {
+        let int_work = matches!(t, OutType::Byte | OutType::UInt16);
+        let fnd = stored_nodata as f32;
+        let work_nodata = if int_work {
+            f64::from(fnd).trunc()
+        } else {
+            f64::from(fnd)
+        };
+        Rules {
+            t,
+            int_work,
+            nodata: stored_nodata,
+            work_nodata,
+            replacement: replacement(t, fnd),
+        }
+    }
+
+    fn valid(&self, v: f64) -> bool {
+        if self.nodata.is_nan() {
+            !v.is_nan()
+        } else {
+            v != self.nodata
+        }
+    }
+
+    fn work(&self, v: f64) -> f64 {
+        if self.int_work {
+            v
+        } else {
+            f64::from(v as f32)
+        }
+    }
+
+    /// Work value back to the sample type (GDALCopyWords from Float32:
+    /// round half away from zero in single precision, then clamp).
+    fn back(&self, w: f64) -> f64 {
+        match self.t {
+            OutType::Int16 | OutType::UInt32 | OutType::Int32 => {
+                let x = w as f32;
+                if x.is_nan() {
+                    return 0.0;
+                }
+                let r = if x > 0.0 { x + 0.5 } else { x - 0.5 };
+                let (lo, hi) = self.t.range();
+                f64::from(r.trunc()).clamp(lo, hi)
+            }
+            _ => w,
+        }
+    }
+}
+
+/// GDAL's `GetReplacementValueIfNoData`, for nodata `fnd` (as float).
+fn replacement(t: OutType, fnd: f32) -> f64 {
+    let next = |max: f32, below: f64| {
+        if fnd == max {
+            below
+        } else {
+            f64::from(fnd + 1.0)
+        }
+    };
+    match t {
+        OutType::Byte => next(255.0, 254.0),
+        OutType::UInt16 => next(65535.0, 65534.0),
+        OutType::Int16 => next(32767.0, 32766.0),
+        OutType::UInt32 | OutType::Int32 => {
+            let lim = if t == OutType::UInt32 {
+                4294967295.0 - 128.0
+            } else {
+                2147483647.0 - 64.0
+            };
+            let mut rep = fnd + 1.0;
+            let mut dv = f64::from(fnd);
+            let step = if f64::from(rep) >= lim { -1.0 } else { 1.0 };
+            while rep == fnd {
+                dv += step;
+                rep = dv as f32;
+            }
+            f64::from(rep)
+        }
+        OutType::Float32 | OutType::Float64 => {
+            if fnd == 0.0 {
+                f64::from(f32::MIN_POSITIVE)
+            } else {
+                let d = f64::from(fnd);
+                f64::from((d + 1e-7 * d) as f32)
+            }
+        }
+    }
+}
+
+/// One output row of one band from its two source `rows`. Only exact
+/// halvings reach here (see `cog::block_options`): every output pixel is a
+/// whole 2×2 box, for which GDAL's weighted box average reduces to this
+/// sum, in this order.
 fn reduce(
     method: Resampling,
     rows: &[Vec<f64>],
     boxes: &[(usize, usize)],
-    t: OutType,
-    nodata: f64,
+    r: &Rules,
     out: &mut [f64],
 ) {
-    let valid = |v: f64| !(v == nodata || (nodata.is_nan() && v.is_nan()));
-    for (o, &(x0, x1)) in out.iter_mut().zip(boxes) {
+    for (o, &(x0, _)) in out.iter_mut().zip(boxes) {
         *o = match method {
-            Resampling::Nearest => rows[0][x0],
+            Resampling::Nearest => r.back(r.work(rows[0][x0])),
             _ => {
-                let (mut sum, mut n) = (0.0, 0usize);
+                let (mut tot, mut n) = (0.0, 0u32);
                 for row in rows {
-                    for &v in &row[x0..x1] {
-                        if valid(v) {
-                            sum += v;
+                    let mut line = 0.0;
+                    for &v in &row[x0..x0 + 2] {
+                        if r.valid(v) {
+                            line += r.work(v);
                             n += 1;
                         }
                     }
+                    tot += line;
                 }
-                if n == 0 {
-                    nodata
-                } else if t.is_float() {
-                    sum / n as f64
+                let w = if n == 0 {
+                    r.work_nodata
                 } else {
-                    (sum / n as f64 + 0.5).floor()
-                }
+                    let q = tot / f64::from(n);
+                    let v = if r.int_work {
+                        (q + 0.5).trunc()
+                    } else {
+                        f64::from(q as f32)
+                    };
+                    if v == r.work_nodata {
+                        r.replacement
+                    } else {
+                        v
+                    }
+                };
+                r.back(w)
             }
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feed a `w`×`h` Float32 raster in `win`-sized windows, in `order`;
+    /// return every strip as (level, y, data) sorted, and the peak number of
+    /// full-resolution rows held.
+    fn run(
+        w: usize,
+        h: usize,
+        win: usize,
+        reverse_rows: bool,
+    ) -> (Vec<(usize, usize, Vec<u8>)>, usize) {
+        let mut p = Pyramid::new(
+            (w, h),
+            3,
+            1,
+            OutType::Float32,
+            -9999.0,
+            16,
+            Resampling::Average,
+        );
+        let mut wins = Vec::new();
+        for y in (0..h).step_by(win) {
+            let mut row: Vec<Window> = (0..w)
+                .step_by(win)
+                .map(|x| Window {
+                    x,
+                    y,
+                    w: win.min(w - x),
+                    h: win.min(h - y),
+                })
+                .collect();
+            if reverse_rows {
+                row.reverse();
+            }
+            wins.extend(row);
+        }
+        let (mut strips, mut peak) = (Vec::new(), 0);
+        for win in wins {
+            let data: Vec<u8> = (0..win.pixels())
+                .flat_map(|i| {
+                    let (r, c) = (win.y + i / win.w, win.x + i % win.w);
+                    let v = if (r * 7 + c) % 11 == 0 {
+                        -9999.0
+                    } else {
+                        (r * w + c) as f32
+                    };
+                    v.to_ne_bytes()
+                })
+                .collect();
+            for s in p.add(win, &data) {
+                strips.push((s.level, s.window.y, s.data));
+            }
+            peak = peak.max(p.levels[0].rows.len());
+        }
+        strips.sort();
+        (strips, peak)
+    }
+
+    #[test]
+    fn window_order_does_not_change_the_levels_and_memory_stays_bounded() {
+        let (a, peak) = run(72, 96, 16, false);
+        let (b, _) = run(72, 96, 16, true);
+        assert_eq!(a, b);
+        // Every strip of every level, each exactly once.
+        for (k, rows) in [(1, 48), (2, 24), (3, 12)] {
+            let ys: Vec<usize> = a.iter().filter(|s| s.0 == k).map(|s| s.1).collect();
+            assert_eq!(ys, (0..rows).step_by(16).collect::<Vec<_>>(), "level {k}");
+        }
+        assert!(peak <= 32, "held {peak} full-resolution rows");
+    }
+
+    #[test]
+    fn spans_cover_the_axis_in_order() {
+        for (src, dst) in [(8, 4), (9, 5), (2049, 1025), (1, 1), (7, 1)] {
+            let spans: Vec<_> = (0..dst).map(|i| span(i, src, dst)).collect();
+            assert_eq!(spans[0].0, 0);
+            assert_eq!(spans[dst - 1].1, src);
+            for s in &spans {
+                assert!(s.0 < s.1 && s.1 <= src, "{src}->{dst}: {s:?}");
+            }
+        }
+        assert_eq!(span(3, 8, 4), (6, 8));
     }
 }

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use crate::util::*;
 
+mod assembled;
 mod cog;
 mod fidelity;
 mod ops;

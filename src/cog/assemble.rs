@@ -92,9 +92,14 @@ impl Assembly {
         let mut end = out.seek(SeekFrom::End(0))?;
         let mut src = &stage;
         // Overviews smallest first, then full resolution.
-        for (level, ifd) in self.ifds.iter().enumerate().skip(1).rev().chain(
-            self.ifds.iter().enumerate().take(1),
-        ) {
+        for (level, ifd) in self
+            .ifds
+            .iter()
+            .enumerate()
+            .skip(1)
+            .rev()
+            .chain(self.ifds.iter().enumerate().take(1))
+        {
             let mut offsets = Vec::with_capacity(ifd.tiles());
             let mut counts = Vec::with_capacity(ifd.tiles());
             for (i, slot) in self.slots[level].iter().enumerate() {
@@ -134,8 +139,7 @@ fn skeleton(job: &JobCtx, dst: &Path) -> anyhow::Result<()> {
     let mut ds = gdal::Dataset::open_ex(
         src.name(),
         gdal::DatasetOptions {
-            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE
-                | gdal::GdalOpenFlags::GDAL_OF_RASTER,
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE | gdal::GdalOpenFlags::GDAL_OF_RASTER,
             ..Default::default()
         },
     )?;

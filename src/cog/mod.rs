@@ -117,7 +117,7 @@ fn get<'a>(opts: &'a [(String, String)], key: &str) -> Option<&'a str> {
 
 /// The GTiff creation options that make the encoder produce the blocks the
 /// COG driver would, or None when the job must take the CreateCopy path.
-pub fn block_options(out: &OutputSpec) -> Option<Vec<(String, String)>> {
+pub fn block_options(out: &OutputSpec, size: (usize, usize)) -> Option<Vec<(String, String)>> {
     let opts = &out.creation_options;
     if opts
         .iter()
@@ -125,19 +125,27 @@ pub fn block_options(out: &OutputSpec) -> Option<Vec<(String, String)>> {
     {
         return None;
     }
-    if !crate::pyramid::supports(out.resampling)
-        || !out
-            .overviews
-            .iter()
-            .enumerate()
-            .all(|(i, &f)| f == 2 << i)
+    if !crate::pyramid::supports(out.resampling, size, out.overviews.len())
+        || !out.overviews.iter().enumerate().all(|(i, &f)| f == 2 << i)
     {
         return None;
     }
+    // GDAL drops a level the size of another (1-pixel rasters); the copy
+    // path does whatever GDAL does there.
+    let mut dims = vec![size];
+    for f in &out.overviews {
+        let d = (size.0.div_ceil(*f), size.1.div_ceil(*f));
+        if dims.contains(&d) {
+            return None;
+        }
+        dims.push(d);
+    }
     let compress = get(opts, "COMPRESS").unwrap_or("LZW").to_ascii_uppercase();
     CODECS.iter().find(|(n, _)| *n == compress)?;
+    // The COG driver applies a predictor only with these codecs.
+    let predicts = ["LZW", "DEFLATE", "ZSTD"].contains(&compress.as_str());
     let predictor = match get(opts, "PREDICTOR")
-        .filter(|_| compress != "NONE")
+        .filter(|_| predicts)
         .unwrap_or("NO")
         .to_ascii_uppercase()
         .as_str()

@@ -68,7 +68,9 @@ impl Reader<'_> {
 }
 
 fn le(b: &[u8]) -> u64 {
-    b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+    b.iter()
+        .rev()
+        .fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
 }
 
 fn type_width(t: u16) -> Option<usize> {
@@ -90,7 +92,11 @@ pub fn read_ifds(f: &File) -> anyhow::Result<Vec<Ifd>> {
         v => bail!("not a TIFF (version {v})"),
     };
     let r = Reader { f, big };
-    let mut next = if big { le(&head[8..16]) } else { le(&head[4..8]) };
+    let mut next = if big {
+        le(&head[8..16])
+    } else {
+        le(&head[4..8])
+    };
     let mut out = Vec::new();
     while next != 0 {
         ensure!(out.len() < 64, "too many IFDs");
@@ -199,8 +205,16 @@ mod tests {
     fn patch_refuses_values_too_wide() {
         let dir = std::env::temp_dir().join(format!("tilerun-tiff-{}", std::process::id()));
         std::fs::write(&dir, [0u8; 16]).unwrap();
-        let f = std::fs::OpenOptions::new().write(true).read(true).open(&dir).unwrap();
-        let a = Array { pos: 4, width: 2, count: 2 };
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .read(true)
+            .open(&dir)
+            .unwrap();
+        let a = Array {
+            pos: 4,
+            width: 2,
+            count: 2,
+        };
         patch(&f, a, &[1, 0xffff]).unwrap();
         assert!(patch(&f, a, &[1, 0x10000]).is_err());
         let got = std::fs::read(&dir).unwrap();
