@@ -181,6 +181,94 @@ pub fn encode(l: &Layout, w: Window, data: &[u8]) -> anyhow::Result<Vec<(u32, Ve
     Ok(out)
 }
 
+/// Compress overview strips (see [`crate::pyramid`]) into (level, block
+/// index, bytes). With `spread`, the strips are cut into tile columns
+/// encoded on one scoped thread per core.
+pub fn encode_strips(
+    l: &Layout,
+    strips: Vec<crate::pyramid::Strip>,
+    spread: bool,
+) -> anyhow::Result<Vec<(usize, u32, Vec<u8>)>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut pieces = Vec::new();
+    for s in strips {
+        let cols = s.window.w.div_ceil(l.block.0);
+        if !spread || cols < 2 || threads < 2 {
+            pieces.push(s);
+            continue;
+        }
+        let per = cols.div_ceil(threads).max(1) * l.block.0;
+        for x0 in (0..s.window.w).step_by(per) {
+            pieces.push(columns(l, &s, x0, per.min(s.window.w - x0)));
+        }
+    }
+    let one = |s: &crate::pyramid::Strip| -> anyhow::Result<Vec<(usize, u32, Vec<u8>)>> {
+        let f = 1 << s.level;
+        let mut lv = l.clone();
+        lv.size = (l.size.0.div_ceil(f), l.size.1.div_ceil(f));
+        let enc = encode(&lv, s.window, &s.data)
+            .with_context(|| format!("compressing overview level {f}"))?;
+        Ok(enc.into_iter().map(|(i, b)| (s.level, i, b)).collect())
+    };
+    if pieces.len() < 2 || !spread {
+        let mut out = Vec::new();
+        for p in &pieces {
+            out.extend(one(p)?);
+        }
+        return Ok(out);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<anyhow::Result<Vec<_>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads.min(pieces.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(p) = pieces.get(i) else {
+                            return Ok(out);
+                        };
+                        out.extend(one(p)?);
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("encoder thread panicked")))
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// Columns `[x0, x0 + w)` of a band-sequential strip.
+fn columns(l: &Layout, s: &crate::pyramid::Strip, x0: usize, w: usize) -> crate::pyramid::Strip {
+    let size = l.out_type.size();
+    let (sw, sh) = (s.window.w, s.window.h);
+    let mut data = Vec::with_capacity(l.bands * sh * w * size);
+    for row in 0..l.bands * sh {
+        let at = (row * sw + x0) * size;
+        data.extend_from_slice(&s.data[at..at + w * size]);
+    }
+    crate::pyramid::Strip {
+        level: s.level,
+        window: Window {
+            x: x0,
+            y: s.window.y,
+            w,
+            h: sh,
+        },
+        data,
+    }
+}
+
 fn block_item(
     band: &gdal::raster::RasterBand,
     what: &str,
@@ -251,6 +339,18 @@ impl VsiMem {
 
     pub fn name(&self) -> &str {
         &self.0
+    }
+
+    /// A copy of the file's contents.
+    pub fn bytes(&self) -> anyhow::Result<Vec<u8>> {
+        let c = CString::new(self.0.as_str())?;
+        let mut len: gdal_sys::vsi_l_offset = 0;
+        // SAFETY: borrows the in-memory file's buffer, copied before `self`
+        // (which owns the file) can drop it.
+        let base = unsafe { gdal_sys::VSIGetMemFileBuffer(c.as_ptr(), &mut len, 0) };
+        anyhow::ensure!(!base.is_null(), "{} vanished", self.0);
+        // SAFETY: `len` bytes at `base` belong to the in-memory file.
+        Ok(unsafe { std::slice::from_raw_parts(base, len as usize) }.to_vec())
     }
 }
 

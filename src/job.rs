@@ -57,7 +57,7 @@ pub struct JobCtx {
     /// Shared decoded input blocks, for ops with a halo on tiled inputs.
     pub blocks: Option<crate::blocks::BlockCache>,
     /// Overviews built as windows finish (assembled COG only).
-    pub pyramid: Option<std::sync::Mutex<crate::pyramid::Pyramid>>,
+    pub pyramid: Option<crate::pyramid::Pyramid>,
     pub drivers: Vec<String>,
     /// Raised by the owner (Ctrl-C, daemon rollback) or by any failure.
     pub cancel: Arc<AtomicBool>,

@@ -127,7 +127,7 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
             .filter(aligned);
     }
     let pyramid = (output.assemble && !output.overviews.is_empty()).then(|| {
-        std::sync::Mutex::new(crate::pyramid::Pyramid::new(
+        crate::pyramid::Pyramid::new(
             size,
             output.overviews.len(),
             op.out_bands(),
@@ -135,7 +135,7 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
             nodata,
             output.tile.1,
             resampling,
-        ))
+        )
     });
     if output.layout.is_none()
         && !output

@@ -17,6 +17,7 @@
 //! full-resolution rows whose windows are still in flight.
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
 
 use crate::convert::{pack, unpack};
 use crate::ops::OutType;
@@ -31,13 +32,27 @@ pub struct Strip {
     pub data: Vec<u8>,
 }
 
+/// Shared by the workers of one job: the first halving is computed from
+/// each window outside the lock; the lock guards only the level rows.
 pub struct Pyramid {
+    first: Halve,
+    state: Mutex<State>,
+}
+
+/// What computing one level from the one above needs.
+#[derive(Clone)]
+struct Halve {
     t: OutType,
-    nodata: f64,
     rules: Rules,
     bands: usize,
-    tile_h: usize,
     method: Resampling,
+}
+
+struct State {
+    halve: Halve,
+    tile_h: usize,
+    /// `levels[0]` (full resolution) only gives sizes; level 1 is fed by
+    /// windows, deeper levels are computed from the one above.
     levels: Vec<Level>,
 }
 
@@ -51,8 +66,6 @@ struct Level {
     computed: usize,
     /// Tile rows handed out.
     emitted: usize,
-    /// Source boxes along x in the previous level, per column.
-    boxes_x: Vec<(usize, usize)>,
 }
 
 struct Row {
@@ -82,46 +95,101 @@ impl Pyramid {
         tile_h: usize,
         method: Resampling,
     ) -> Pyramid {
-        let mut out = vec![Level::new(size, Vec::new())];
-        for k in 1..=levels {
-            let prev = (out[k - 1].w, out[k - 1].h);
-            let dims = (size.0.div_ceil(1 << k), size.1.div_ceil(1 << k));
-            let boxes = (0..dims.0).map(|x| span(x, prev.0, dims.0)).collect();
-            out.push(Level::new(dims, boxes));
-        }
+        let out = (0..=levels)
+            .map(|k| Level::new((size.0.div_ceil(1 << k), size.1.div_ceil(1 << k))))
+            .collect();
         // Compare against nodata as the file stores it (Float32's default
         // nodata is not exactly representable as given).
         let mut stored = Vec::new();
         let one = ndarray::Array2::from_elem((1, 1), nodata);
         unpack(&pack(&[one], t, nodata), t, &mut stored);
-        Pyramid {
+        let halve = Halve {
             t,
-            nodata: stored[0],
             rules: Rules::new(t, stored[0]),
             bands,
-            tile_h,
             method,
-            levels: out,
+        };
+        Pyramid {
+            first: halve.clone(),
+            state: Mutex::new(State {
+                halve,
+                tile_h,
+                levels: out,
+            }),
         }
     }
 
     /// Fold in a finished full-resolution window (band-sequential samples of
-    /// the output type) and return the overview strips it completed.
-    pub fn add(&mut self, win: Window, data: &[u8]) -> Vec<Strip> {
-        let s = self.t.size();
-        let (bands, w0) = (self.bands, self.levels[0].w);
-        let top = &mut self.levels[0];
-        for r in 0..win.h {
-            let row = top.row_mut(win.y + r, bands * w0 * s);
-            for b in 0..bands {
-                let src = (b * win.h + r) * win.w * s;
-                let dst = (b * w0 + win.x) * s;
-                row.data[dst..dst + win.w * s].copy_from_slice(&data[src..src + win.w * s]);
+    /// the output type; tile-aligned, so its sides are even). Returns the
+    /// overview strips it completed, and whether the pyramid is now done.
+    pub fn add(&self, win: Window, data: &[u8]) -> anyhow::Result<(Vec<Strip>, bool)> {
+        let half = Window {
+            x: win.x / 2,
+            y: win.y / 2,
+            w: win.w / 2,
+            h: win.h / 2,
+        };
+        let s = self.first.t.size();
+        let mut out = vec![0u8; self.first.bands * half.pixels() * s];
+        for b in 0..self.first.bands {
+            for r in 0..half.h {
+                let row = |k: usize| {
+                    let at = (b * win.h + 2 * r + k) * win.w * s;
+                    &data[at..at + win.w * s]
+                };
+                let at = (b * half.h + r) * half.w * s;
+                self.first
+                    .row(row(0), row(1), half.w, &mut out[at..at + half.w * s]);
             }
-            row.filled += win.w;
+        }
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| anyhow::anyhow!("overview state poisoned by an earlier panic"))?;
+        let strips = state.add(half, &out);
+        let done = state.levels.iter().skip(1).all(|l| l.computed == l.h);
+        Ok((strips, done))
+    }
+}
+
+impl Halve {
+    /// One output row of every band from two source rows `a` and `b`.
+    fn row(&self, a: &[u8], b: &[u8], w: usize, out: &mut [u8]) {
+        let (m, r) = (self.method, &self.rules);
+        match self.t {
+            OutType::Byte => reduce::<u8>(m, a, b, w, r, out),
+            OutType::UInt16 => reduce::<u16>(m, a, b, w, r, out),
+            OutType::Int16 => reduce::<i16>(m, a, b, w, r, out),
+            OutType::UInt32 => reduce::<u32>(m, a, b, w, r, out),
+            OutType::Int32 => reduce::<i32>(m, a, b, w, r, out),
+            OutType::Float32 => reduce::<f32>(m, a, b, w, r, out),
+            OutType::Float64 => reduce::<f64>(m, a, b, w, r, out),
+        }
+    }
+}
+
+impl State {
+    /// Deposit a level-1 piece; compute, hand out and drop what it allows.
+    fn add(&mut self, piece: Window, data: &[u8]) -> Vec<Strip> {
+        let s = self.halve.t.size();
+        let bands = self.halve.bands;
+        let one = &mut self.levels[1];
+        let w1 = one.w;
+        for r in 0..piece.h {
+            let row = one.row_mut(piece.y + r, bands * w1 * s);
+            for b in 0..bands {
+                let src = (b * piece.h + r) * piece.w * s;
+                let dst = (b * w1 + piece.x) * s;
+                row.data[dst..dst + piece.w * s].copy_from_slice(&data[src..src + piece.w * s]);
+            }
+            row.filled += piece.w;
+        }
+        while one.complete(one.computed) {
+            one.computed += 1;
         }
         let mut strips = Vec::new();
-        for k in 1..self.levels.len() {
+        self.emit(1, &mut strips);
+        for k in 2..self.levels.len() {
             self.compute(k);
             self.emit(k, &mut strips);
             let keep = self.needed_from(k - 1);
@@ -142,57 +210,39 @@ impl Pyramid {
                 span(n.computed, self.levels[k].h, n.h).0
             }
         });
-        let by_tiles = if k == 0 {
-            usize::MAX
-        } else {
-            self.levels[k].emitted * self.tile_h
-        };
-        by_next.min(by_tiles)
+        by_next.min(self.levels[k].emitted * self.tile_h)
     }
 
     fn compute(&mut self, k: usize) {
-        let s = self.t.size();
-        let mut a = Vec::new();
+        let s = self.halve.t.size();
         while self.levels[k].computed < self.levels[k].h {
             let y = self.levels[k].computed;
             let (src, dst) = pair(&mut self.levels, k);
             let (y0, y1) = span(y, src.h, dst.h);
+            debug_assert_eq!(y1, y0 + 2, "only exact halvings reach the pyramid");
             if !(y0..y1).all(|r| src.complete(r)) {
                 return;
             }
-            let mut out = vec![0.0; self.bands * dst.w];
-            let mut rows: Vec<Vec<f64>> = Vec::with_capacity(y1 - y0);
-            for band in 0..self.bands {
-                rows.clear();
-                for r in y0..y1 {
-                    let row = &src.rows[r - src.base].data;
-                    unpack(
-                        &row[band * src.w * s..(band + 1) * src.w * s],
-                        self.t,
-                        &mut a,
-                    );
-                    rows.push(std::mem::take(&mut a));
-                }
-                reduce(
-                    self.method,
-                    &rows,
-                    &dst.boxes_x,
-                    &self.rules,
-                    &mut out[band * dst.w..(band + 1) * dst.w],
-                );
+            let (r0, r1) = (
+                &src.rows[y0 - src.base].data,
+                &src.rows[y1 - 1 - src.base].data,
+            );
+            let mut out = vec![0u8; self.halve.bands * dst.w * s];
+            for band in 0..self.halve.bands {
+                let (i, o) = (band * src.w * s, band * dst.w * s);
+                let (a, b) = (&r0[i..i + src.w * s], &r1[i..i + src.w * s]);
+                self.halve.row(a, b, dst.w, &mut out[o..o + dst.w * s]);
             }
-            let arr = ndarray::Array2::from_shape_vec((1, out.len()), out).expect("row shape");
-            let packed = pack(std::slice::from_ref(&arr), self.t, self.nodata);
             let w = dst.w;
-            let row = dst.row_mut(y, packed.len());
-            row.data = packed;
+            let row = dst.row_mut(y, 0);
+            row.data = out;
             row.filled = w;
             dst.computed += 1;
         }
     }
 
     fn emit(&mut self, k: usize, strips: &mut Vec<Strip>) {
-        let s = self.t.size();
+        let s = self.halve.t.size();
         let th = self.tile_h;
         let lv = &mut self.levels[k];
         loop {
@@ -201,8 +251,9 @@ impl Pyramid {
             if y0 >= lv.h || lv.computed < y1 {
                 return;
             }
-            let mut data = Vec::with_capacity(self.bands * (y1 - y0) * lv.w * s);
-            for b in 0..self.bands {
+            let bands = self.halve.bands;
+            let mut data = Vec::with_capacity(bands * (y1 - y0) * lv.w * s);
+            for b in 0..bands {
                 for y in y0..y1 {
                     let row = &lv.rows[y - lv.base].data;
                     data.extend_from_slice(&row[b * lv.w * s..(b + 1) * lv.w * s]);
@@ -229,7 +280,7 @@ fn pair(levels: &mut [Level], k: usize) -> (&Level, &mut Level) {
 }
 
 impl Level {
-    fn new((w, h): (usize, usize), boxes_x: Vec<(usize, usize)>) -> Level {
+    fn new((w, h): (usize, usize)) -> Level {
         Level {
             w,
             h,
@@ -237,7 +288,6 @@ impl Level {
             rows: VecDeque::new(),
             computed: 0,
             emitted: 0,
-            boxes_x,
         }
     }
 
@@ -289,6 +339,7 @@ pub fn span(i: usize, src: usize, dst: usize) -> (usize, usize) {
 /// resamples in a *work* type (the sample type for Byte and UInt16, Float32
 /// for everything else, Float64 included), and never lets an average that
 /// has valid inputs come out equal to nodata.
+#[derive(Clone)]
 struct Rules {
     t: OutType,
     int_work: bool,
@@ -390,25 +441,44 @@ fn replacement(t: OutType, fnd: f32) -> f64 {
     }
 }
 
-/// One output row of one band from its two source `rows`. Only exact
-/// halvings reach here (see `cog::block_options`): every output pixel is a
-/// whole 2×2 box, for which GDAL's weighted box average reduces to this
+/// A sample type as raw native-endian bytes.
+trait Sample: Copy {
+    const N: usize;
+    fn get(b: &[u8], i: usize) -> f64;
+    fn put(v: f64, b: &mut [u8], i: usize);
+}
+
+macro_rules! sample {
+    ($($t:ty),*) => {$(
+        impl Sample for $t {
+            const N: usize = std::mem::size_of::<$t>();
+            #[inline(always)]
+            fn get(b: &[u8], i: usize) -> f64 {
+                let c = &b[i * Self::N..(i + 1) * Self::N];
+                <$t>::from_ne_bytes(c.try_into().expect("sample width")) as f64
+            }
+            #[inline(always)]
+            fn put(v: f64, b: &mut [u8], i: usize) {
+                b[i * Self::N..(i + 1) * Self::N].copy_from_slice(&(v as $t).to_ne_bytes());
+            }
+        }
+    )*};
+}
+sample!(u8, u16, i16, u32, i32, f32, f64);
+
+/// One output row of one band from its two source rows `a` and `b`. Only
+/// exact halvings reach here (see `cog::block_options`): every output pixel
+/// is a whole 2×2 box, for which GDAL's weighted box average reduces to this
 /// sum, in this order.
-fn reduce(
-    method: Resampling,
-    rows: &[Vec<f64>],
-    boxes: &[(usize, usize)],
-    r: &Rules,
-    out: &mut [f64],
-) {
-    for (o, &(x0, _)) in out.iter_mut().zip(boxes) {
-        *o = match method {
-            Resampling::Nearest => r.back(r.work(rows[0][x0])),
+fn reduce<T: Sample>(method: Resampling, a: &[u8], b: &[u8], w: usize, r: &Rules, out: &mut [u8]) {
+    for x in 0..w {
+        let v = match method {
+            Resampling::Nearest => r.back(r.work(T::get(a, 2 * x))),
             _ => {
                 let (mut tot, mut n) = (0.0, 0u32);
-                for row in rows {
+                for row in [a, b] {
                     let mut line = 0.0;
-                    for &v in &row[x0..x0 + 2] {
+                    for v in [T::get(row, 2 * x), T::get(row, 2 * x + 1)] {
                         if r.valid(v) {
                             line += r.work(v);
                             n += 1;
@@ -434,6 +504,9 @@ fn reduce(
                 r.back(w)
             }
         };
+        // tilerun's conversion rule: non-finite values are nodata (GDAL
+        // would keep a Float64 nodata it overflowed to +inf).
+        T::put(if v.is_finite() { v } else { r.nodata }, out, x);
     }
 }
 
@@ -450,7 +523,7 @@ mod tests {
         win: usize,
         reverse_rows: bool,
     ) -> (Vec<(usize, usize, Vec<u8>)>, usize) {
-        let mut p = Pyramid::new(
+        let p = Pyramid::new(
             (w, h),
             3,
             1,
@@ -488,10 +561,10 @@ mod tests {
                     v.to_ne_bytes()
                 })
                 .collect();
-            for s in p.add(win, &data) {
+            for s in p.add(win, &data).unwrap().0 {
                 strips.push((s.level, s.window.y, s.data));
             }
-            peak = peak.max(p.levels[0].rows.len());
+            peak = peak.max(p.state.lock().unwrap().levels[1].rows.len());
         }
         strips.sort();
         (strips, peak)

@@ -163,19 +163,11 @@ fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Resul
         .map(|(i, b)| (0, i, b))
         .collect();
     if let Some(p) = &job.pyramid {
-        let strips = p
-            .lock()
-            .map_err(|_| anyhow::anyhow!("overview state poisoned by an earlier panic"))?
-            .add(window, &raw);
-        // Encoded here, outside the lock, in parallel with other workers.
-        for s in strips {
-            let f = 1 << s.level;
-            let mut lv = l.clone();
-            lv.size = (l.size.0.div_ceil(f), l.size.1.div_ceil(f));
-            let enc = crate::encode::encode(&lv, s.window, &s.data)
-                .with_context(|| format!("compressing overview level {f}"))?;
-            blocks.extend(enc.into_iter().map(|(i, b)| (s.level, i, b)));
-        }
+        let (strips, last) = p.add(window, &raw)?;
+        // Encoded outside the lock, in parallel with other workers; the
+        // last window completes a strip of every level at once, and nothing
+        // else is left to run beside it, so that tail is spread over cores.
+        blocks.extend(crate::encode::encode_strips(l, strips, last)?);
     }
     Ok(Payload::Blocks(blocks))
 }

@@ -90,7 +90,7 @@ fn handle(open: &mut HashMap<u64, Open>, msg: Msg) {
                     o.warnings.push(w);
                 }
             }
-            match write(&mut o, window, &data) {
+            match write(&mut o, window, data) {
                 Ok(()) if o.written == job.windows.len() => finish(o),
                 Ok(()) => {
                     open.insert(job.id, o);
@@ -115,7 +115,7 @@ fn begin(job: Arc<JobCtx>) -> anyhow::Result<Open> {
     gdalenv::clear_messages();
     let (mut ds, mut raw, mut cog, mut temp) = (None, None, None, None);
     if job.output.assemble {
-        cog = Some(Assembly::begin(&job)?);
+        cog = Some(Assembly::begin(Arc::clone(&job))?);
     } else {
         let t = TempFile::beside(&job.output.path, ".tif");
         let created = crate::create::create(&job, t.path())?;
@@ -146,11 +146,11 @@ fn begin(job: Arc<JobCtx>) -> anyhow::Result<Open> {
     })
 }
 
-fn write(o: &mut Open, win: Window, data: &Payload) -> anyhow::Result<()> {
+fn write(o: &mut Open, win: Window, data: Payload) -> anyhow::Result<()> {
     match data {
         Payload::Raw(data) => {
             let ds = o.ds.as_ref().context("output already closed")?;
-            for (rect, buf) in o.tiles.accept(win, data) {
+            for (rect, buf) in o.tiles.accept(win, &data) {
                 crate::rasterio::write_bands(
                     ds,
                     rect,
@@ -163,13 +163,13 @@ fn write(o: &mut Open, win: Window, data: &Payload) -> anyhow::Result<()> {
         Payload::Blocks(blocks) => {
             if let Some(cog) = o.cog.as_mut() {
                 for (level, index, bytes) in blocks {
-                    cog.write(*level, *index, bytes)?;
+                    cog.write(level, index, bytes)?;
                 }
             } else {
                 let raw = o.raw.as_mut().context("output not opened for blocks")?;
                 for (level, index, bytes) in blocks {
-                    anyhow::ensure!(*level == 0, "internal: overview block for a GTiff");
-                    raw.write(*index, bytes)?;
+                    anyhow::ensure!(level == 0, "internal: overview block for a GTiff");
+                    raw.write(index, &bytes)?;
                 }
             }
             if let Some(msg) = gdalenv::first_failure() {

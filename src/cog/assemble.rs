@@ -5,17 +5,32 @@
 //! GDAL makes only the *skeleton*: the COG driver copies an empty sparse
 //! source that carries every tag, metadata item and overview level, so the
 //! IFDs, the ghost area and the block index are exactly GDAL's, with no
-//! blocks. Workers then encode full-resolution and overview blocks with the
-//! same codec settings ([`crate::encode`], [`crate::pyramid`]); the writer
-//! stages them in arrival order in a second temp file, and at the end copies
-//! them after the skeleton in the order the COG layout demands (smallest
-//! overview first, row-major within a level, each block framed by the size
-//! leader and the repeated-last-4-bytes trailer the ghost area announces)
-//! and fills in the block index in place ([`super::tiff`]).
+//! blocks. That costs GDAL a pass over the empty pixels, so it runs in
+//! memory on a thread of its own while the first windows are computed.
+//!
+//! Workers encode full-resolution and overview blocks with the same codec
+//! settings ([`crate::encode`], [`crate::pyramid`]). The COG layout wants
+//! the header, then the overviews smallest first, then full resolution, each
+//! level row-major and each block framed by the size leader and the
+//! repeated-last-4-bytes trailer the ghost area announces. Full-resolution
+//! blocks are by far the most bytes, and arrive nearly in order, so they go
+//! straight into the output file (a small reorder buffer restores row-major
+//! order; past [`REORDER_CAP`] the rest is staged instead). Overview blocks
+//! are staged in a second temp file. At the end the room for header and
+//! overviews is opened at the front of the output with
+//! `fallocate(FALLOC_FL_INSERT_RANGE)`, which moves extents rather than
+//! bytes; where the filesystem cannot (or the output is small) the file is
+//! rewritten once instead. The block index is then filled in in the
+//! skeleton's bytes ([`super::tiff`]).
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::io::AsRawFd;
 use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use anyhow::{ensure, Context};
 
@@ -23,102 +38,255 @@ use super::tiff::{self, Ifd};
 use crate::job::JobCtx;
 use crate::output::TempFile;
 
+/// Out-of-order full-resolution bytes held for in-order writing before
+/// the rest is staged.
+const REORDER_CAP: usize = 64 << 20;
+/// Below this much full-resolution data, rewrite rather than insert: the
+/// copy is cheap and the file gets no alignment padding.
+const INSERT_MIN: u64 = 4 << 20;
+
+/// Where a block's bytes are: (offset of the data, length).
+type Slot = Option<(u64, u32)>;
+
+/// An append-only file of framed blocks.
+struct Framed {
+    file: BufWriter<File>,
+    len: u64,
+}
+
+impl Framed {
+    fn new(file: File) -> Framed {
+        Framed {
+            file: BufWriter::with_capacity(1 << 20, file),
+            len: 0,
+        }
+    }
+
+    /// Append leader, bytes, trailer; returns the data's slot.
+    fn put(&mut self, bytes: &[u8]) -> anyhow::Result<(u64, u32)> {
+        let len = u32::try_from(bytes.len()).context("block over 4 GiB")?;
+        self.file.write_all(&len.to_le_bytes())?;
+        self.file.write_all(bytes)?;
+        self.file.write_all(&trailer(bytes))?;
+        let at = self.len + 4;
+        self.len += u64::from(len) + 8;
+        Ok((at, len))
+    }
+
+    fn into_file(self) -> anyhow::Result<File> {
+        self.file.into_inner().map_err(|e| e.into_error().into())
+    }
+}
+
 pub struct Assembly {
+    job: Arc<JobCtx>,
+    skeleton: Skeleton,
     cog: TempFile,
-    ifds: Vec<Ifd>,
-    stage: BufWriter<File>,
+    /// Full resolution, in row-major order from offset 0.
+    direct: Framed,
+    next: usize,
+    pending: BTreeMap<usize, Vec<u8>>,
+    pending_bytes: usize,
+    spilled: bool,
+    stage: Framed,
     _stage_tmp: TempFile,
-    stage_len: u64,
-    /// Per level, per block: (offset of the data in the stage, length).
-    slots: Vec<Vec<Option<(u64, u32)>>>,
+    /// Per level, per block; level 0 slots are in `direct` unless spilled.
+    slots: Vec<Vec<Slot>>,
+    spilled_slots: Vec<Slot>,
+}
+
+/// The thread making the skeleton; joined on drop, so it never outlives
+/// the job.
+struct Skeleton(Option<JoinHandle<anyhow::Result<Vec<u8>>>>);
+
+impl Skeleton {
+    fn join(&mut self) -> anyhow::Result<Vec<u8>> {
+        match self.0.take().map(|h| h.join()) {
+            None => anyhow::bail!("internal: skeleton joined twice"),
+            Some(Ok(res)) => res,
+            Some(Err(p)) => anyhow::bail!(
+                "COG skeleton thread panicked: {}",
+                crate::worker::panic_text(&p)
+            ),
+        }
+    }
+}
+
+impl Drop for Skeleton {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn create(path: &Path) -> anyhow::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))
 }
 
 impl Assembly {
-    /// Create the skeleton and the stage beside the final output.
-    pub fn begin(job: &JobCtx) -> anyhow::Result<Assembly> {
+    /// Start the skeleton; create the output and the stage beside it.
+    pub fn begin(job: Arc<JobCtx>) -> anyhow::Result<Assembly> {
+        let layout = job.output.layout.as_ref().context("no block layout")?;
+        let slots: Vec<Vec<Slot>> = (0..=job.output.overviews.len())
+            .map(|k| {
+                let f = 1 << k;
+                let (w, h) = (layout.size.0.div_ceil(f), layout.size.1.div_ceil(f));
+                vec![None; w.div_ceil(layout.block.0) * h.div_ceil(layout.block.1)]
+            })
+            .collect();
         let cog = TempFile::beside(&job.output.path, ".tif");
-        skeleton(job, cog.path())?;
-        let f = File::open(cog.path())?;
-        let ifds = tiff::read_ifds(&f).context("reading the COG skeleton")?;
-        check(job, &ifds)?;
+        let direct = Framed::new(create(cog.path())?);
         let stage_tmp = TempFile::beside(&job.output.path, ".stage");
-        let stage = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(stage_tmp.path())
-            .with_context(|| format!("creating {}", stage_tmp.path().display()))?;
-        let slots = ifds.iter().map(|i| vec![None; i.tiles()]).collect();
+        let stage = Framed::new(create(stage_tmp.path())?);
+        let j = Arc::clone(&job);
+        let handle = std::thread::Builder::new()
+            .name("tilerun-cog-skeleton".into())
+            .spawn(move || skeleton(&j))?;
         Ok(Assembly {
+            job,
+            skeleton: Skeleton(Some(handle)),
             cog,
-            ifds,
-            stage: BufWriter::with_capacity(1 << 20, stage),
+            direct,
+            next: 0,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            spilled: false,
+            stage,
             _stage_tmp: stage_tmp,
-            stage_len: 0,
+            spilled_slots: vec![None; slots[0].len()],
             slots,
         })
     }
 
-    /// Stage block `index` of `level` (0 = full resolution), framed.
-    pub fn write(&mut self, level: usize, index: u32, bytes: &[u8]) -> anyhow::Result<()> {
-        let slot = self
+    /// Place block `index` of `level` (0 = full resolution).
+    pub fn write(&mut self, level: usize, index: u32, bytes: Vec<u8>) -> anyhow::Result<()> {
+        let i = index as usize;
+        let taken = self
             .slots
-            .get_mut(level)
-            .and_then(|l| l.get_mut(index as usize))
-            .with_context(|| format!("internal: no block {index} at level {level}"))?;
+            .get(level)
+            .and_then(|l| l.get(i))
+            .with_context(|| format!("internal: no block {index} at level {level}"))?
+            .is_some()
+            || (level == 0 && (self.pending.contains_key(&i) || self.spilled_slots[i].is_some()));
         ensure!(
-            slot.is_none(),
+            !taken,
             "internal: block {index} of level {level} written twice"
         );
-        let len = u32::try_from(bytes.len()).context("block over 4 GiB")?;
-        self.stage.write_all(&len.to_le_bytes())?;
-        self.stage.write_all(bytes)?;
-        self.stage.write_all(&trailer(bytes))?;
-        *slot = Some((self.stage_len + 4, len));
-        self.stage_len += u64::from(len) + 8;
+        if level > 0 {
+            self.slots[level][i] = Some(self.stage.put(&bytes)?);
+            return Ok(());
+        }
+        if self.spilled {
+            self.spilled_slots[i] = Some(self.stage.put(&bytes)?);
+            return Ok(());
+        }
+        self.pending_bytes += bytes.len();
+        self.pending.insert(i, bytes);
+        while let Some(b) = self.pending.remove(&self.next) {
+            self.pending_bytes -= b.len();
+            self.slots[0][self.next] = Some(self.direct.put(&b)?);
+            self.next += 1;
+        }
+        if self.pending_bytes > REORDER_CAP {
+            // Windows far out of row order (tall windows on a wide raster):
+            // stage the rest rather than hold it in memory.
+            self.spilled = true;
+            for (i, b) in std::mem::take(&mut self.pending) {
+                self.spilled_slots[i] = Some(self.stage.put(&b)?);
+            }
+            self.pending_bytes = 0;
+        }
         Ok(())
     }
 
-    /// Lay the staged blocks out after the skeleton, fill in the block index,
-    /// and hand back the finished (not yet committed) COG.
-    pub fn finish(self) -> anyhow::Result<TempFile> {
-        let stage = self.stage.into_inner().map_err(|e| e.into_error())?;
-        // Not O_APPEND: Linux's pwrite ignores the offset on such files,
-        // and the block index is patched with pwrite.
-        let mut out = OpenOptions::new()
-            .write(true)
-            .open(self.cog.path())
-            .context("reopening the COG skeleton")?;
-        let mut end = out.seek(SeekFrom::End(0))?;
-        let mut src = &stage;
-        // Overviews smallest first, then full resolution.
-        for (level, ifd) in self
-            .ifds
-            .iter()
-            .enumerate()
-            .skip(1)
-            .rev()
-            .chain(self.ifds.iter().enumerate().take(1))
-        {
-            let mut offsets = Vec::with_capacity(ifd.tiles());
-            let mut counts = Vec::with_capacity(ifd.tiles());
+    /// Put header and overviews in front of the full resolution, fill in the
+    /// block index, and hand back the finished (not yet committed) COG.
+    pub fn finish(mut self) -> anyhow::Result<TempFile> {
+        ensure!(
+            self.pending.is_empty(),
+            "internal: full-resolution blocks missing"
+        );
+        let mut header = self.skeleton.join()?;
+        let ifds = tiff::read_ifds(&header).context("reading the COG skeleton")?;
+        check(&self.job, &ifds)?;
+        let stage = self.stage.into_file()?;
+        let direct_len = self.direct.len;
+        let mut out = self.direct.into_file()?;
+        // Overview blocks right after the header, smallest level first.
+        let mut at = header.len() as u64;
+        let mut moves = Vec::new(); // (from in stage, to in output, framed length)
+        for level in (1..ifds.len()).rev() {
+            let mut offsets = Vec::new();
+            let mut counts = Vec::new();
             for (i, slot) in self.slots[level].iter().enumerate() {
-                let (at, len) =
+                let (from, len) =
                     slot.with_context(|| format!("internal: block {i} of level {level} missing"))?;
-                src.seek(SeekFrom::Start(at - 4))?;
-                let framed = u64::from(len) + 8;
-                let n = std::io::copy(&mut src.take(framed), &mut out)?;
-                ensure!(n == framed, "short copy from the stage");
-                offsets.push(end + 4);
+                moves.push((from - 4, at, u64::from(len) + 8));
+                offsets.push(at + 4);
                 counts.push(u64::from(len));
-                end += framed;
+                at += u64::from(len) + 8;
             }
-            tiff::patch(&out, ifd.offsets, &offsets)?;
-            tiff::patch(&out, ifd.counts, &counts)?;
+            tiff::patch(&mut header, ifds[level].offsets, &offsets)?;
+            tiff::patch(&mut header, ifds[level].counts, &counts)?;
         }
-        out.flush()?;
-        Ok(self.cog)
+        // Room for all that in front of the full resolution.
+        let blk = out.metadata()?.blksize().max(512);
+        let room = at.div_ceil(blk) * blk;
+        let cog = if direct_len >= INSERT_MIN && insert_range(&out, room) {
+            self.cog
+        } else {
+            let fresh = TempFile::beside(&self.job.output.path, ".tif");
+            let mut f = create(fresh.path())?;
+            f.set_len(room)?;
+            f.seek(SeekFrom::Start(room))?;
+            out.seek(SeekFrom::Start(0))?;
+            std::io::copy(&mut (&out).take(direct_len), &mut f)?;
+            out = f;
+            fresh
+        };
+        // Full resolution: in place, then whatever was staged, appended.
+        let mut end = room + direct_len;
+        let mut offsets = Vec::new();
+        let mut counts = Vec::new();
+        for (i, (d, s)) in self.slots[0].iter().zip(&self.spilled_slots).enumerate() {
+            let (pos, len) = match (d, s) {
+                (Some((from, len)), _) => (room + from, *len),
+                (None, Some((from, len))) => {
+                    moves.push((from - 4, end, u64::from(*len) + 8));
+                    end += u64::from(*len) + 8;
+                    (end - u64::from(*len) - 4, *len)
+                }
+                _ => anyhow::bail!("internal: block {i} of the full resolution missing"),
+            };
+            offsets.push(pos);
+            counts.push(u64::from(len));
+        }
+        tiff::patch(&mut header, ifds[0].offsets, &offsets)?;
+        tiff::patch(&mut header, ifds[0].counts, &counts)?;
+        out.write_all_at(&header, 0)?;
+        let mut buf = Vec::new();
+        for (from, to, len) in moves {
+            buf.resize(len as usize, 0);
+            stage.read_exact_at(&mut buf, from)?;
+            out.write_all_at(&buf, to)?;
+        }
+        Ok(cog)
     }
+}
+
+/// Open `len` bytes of hole at the front of `f`, shifting its extents.
+fn insert_range(f: &File, len: u64) -> bool {
+    let Ok(len) = libc::off_t::try_from(len) else {
+        return false;
+    };
+    // SAFETY: valid descriptor; the kernel validates the range.
+    unsafe { libc::fallocate(f.as_raw_fd(), libc::FALLOC_FL_INSERT_RANGE, 0, len) == 0 }
 }
 
 /// The 4 bytes GDAL repeats after each block so a reader can detect a
@@ -131,8 +299,8 @@ fn trailer(bytes: &[u8]) -> [u8; 4] {
 }
 
 /// Have GDAL's COG driver copy an empty, sparse source carrying the output's
-/// metadata and overview levels into `dst`.
-fn skeleton(job: &JobCtx, dst: &Path) -> anyhow::Result<()> {
+/// metadata and overview levels; return the file's bytes.
+fn skeleton(job: &JobCtx) -> anyhow::Result<Vec<u8>> {
     let src = crate::encode::VsiMem::new("cogsrc");
     let ds = crate::create::create(job, Path::new(src.name()))?;
     crate::create::close(ds)?;
@@ -149,7 +317,14 @@ fn skeleton(job: &JobCtx, dst: &Path) -> anyhow::Result<()> {
         ds.build_overviews("NONE", &factors, &[])?;
     }
     crate::create::close(ds)?;
-    super::translate_with(job, Path::new(src.name()), dst, &[("SPARSE_OK", "TRUE")])
+    let dst = crate::encode::VsiMem::new("cogskel");
+    super::translate_with(
+        job,
+        Path::new(src.name()),
+        Path::new(dst.name()),
+        &[("SPARSE_OK", "TRUE")],
+    )?;
+    dst.bytes()
 }
 
 /// The skeleton must be what the blocks were encoded for.

@@ -1,14 +1,11 @@
 //! Just enough TIFF to fill in a COG skeleton's block index.
 //!
 //! GDAL writes the skeleton (IFDs first, every tag in place, offsets and
-//! byte counts zero); tilerun appends the blocks and must then record where
+//! byte counts zero); tilerun places the blocks and must then record where
 //! they went without moving any IFD, which libtiff cannot do (it rewrites a
 //! changed directory at the end of the file). So this module reads the IFD
-//! chain and rewrites the TileOffsets/TileByteCounts values *in place*, at
-//! the width the skeleton chose for them.
-
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+//! chain and rewrites the TileOffsets/TileByteCounts values *in place* in
+//! the skeleton's bytes, at the width the skeleton chose for them.
 
 use anyhow::{bail, ensure, Context};
 
@@ -50,20 +47,19 @@ impl Ifd {
 }
 
 struct Reader<'a> {
-    f: &'a File,
+    f: &'a [u8],
     big: bool,
 }
 
-impl Reader<'_> {
-    fn bytes(&self, pos: u64, n: usize) -> anyhow::Result<Vec<u8>> {
-        let mut b = vec![0; n];
-        self.f
-            .read_exact_at(&mut b, pos)
-            .with_context(|| format!("reading {n} bytes at {pos}"))?;
-        Ok(b)
+impl<'a> Reader<'a> {
+    fn bytes(&self, pos: u64, n: usize) -> anyhow::Result<&'a [u8]> {
+        usize::try_from(pos)
+            .ok()
+            .and_then(|p| self.f.get(p..p.checked_add(n)?))
+            .with_context(|| format!("{n} bytes at {pos}: past the end of the skeleton"))
     }
     fn uint(&self, pos: u64, width: usize) -> anyhow::Result<u64> {
-        Ok(le(&self.bytes(pos, width)?))
+        Ok(le(self.bytes(pos, width)?))
     }
 }
 
@@ -83,7 +79,7 @@ fn type_width(t: u16) -> Option<usize> {
 }
 
 /// Every IFD in chain order (main image first, then the overviews).
-pub fn read_ifds(f: &File) -> anyhow::Result<Vec<Ifd>> {
+pub fn read_ifds(f: &[u8]) -> anyhow::Result<Vec<Ifd>> {
     let head = Reader { f, big: false }.bytes(0, 16)?;
     ensure!(&head[..2] == b"II", "not a little-endian TIFF");
     let big = match le(&head[2..4]) {
@@ -175,7 +171,7 @@ fn read_ifd(r: &Reader, pos: u64, next: &mut u64) -> anyhow::Result<Ifd> {
 }
 
 /// Overwrite `a` with `values`, refusing any that do not fit its width.
-pub fn patch(f: &File, a: Array, values: &[u64]) -> anyhow::Result<()> {
+pub fn patch(f: &mut [u8], a: Array, values: &[u64]) -> anyhow::Result<()> {
     ensure!(values.len() == a.count, "block index length mismatch");
     let mut buf = Vec::with_capacity(a.count * a.width);
     for &v in values {
@@ -187,8 +183,11 @@ pub fn patch(f: &File, a: Array, values: &[u64]) -> anyhow::Result<()> {
         }
         buf.extend_from_slice(&v.to_le_bytes()[..a.width]);
     }
-    f.write_all_at(&buf, a.pos)
-        .with_context(|| format!("writing block index at {}", a.pos))
+    let at = usize::try_from(a.pos)?;
+    f.get_mut(at..at + buf.len())
+        .context("block index past the end of the skeleton")?
+        .copy_from_slice(&buf);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -203,22 +202,33 @@ mod tests {
 
     #[test]
     fn patch_refuses_values_too_wide() {
-        let dir = std::env::temp_dir().join(format!("tilerun-tiff-{}", std::process::id()));
-        std::fs::write(&dir, [0u8; 16]).unwrap();
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .read(true)
-            .open(&dir)
-            .unwrap();
+        let mut f = [0u8; 16];
         let a = Array {
             pos: 4,
             width: 2,
             count: 2,
         };
-        patch(&f, a, &[1, 0xffff]).unwrap();
-        assert!(patch(&f, a, &[1, 0x10000]).is_err());
-        let got = std::fs::read(&dir).unwrap();
-        assert_eq!(&got[4..8], &[1, 0, 0xff, 0xff]);
-        std::fs::remove_file(&dir).unwrap();
+        patch(&mut f, a, &[1, 0xffff]).unwrap();
+        assert!(patch(&mut f, a, &[1, 0x10000]).is_err());
+        assert_eq!(&f[4..8], &[1, 0, 0xff, 0xff]);
+        assert!(patch(&mut f[..6], a, &[1, 2]).is_err());
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_read() {
+        let f = [
+            b"II*\0".as_slice(),
+            &8u32.to_le_bytes(),
+            &3u16.to_le_bytes(),
+            &[0, 1, 3, 0, 1, 0, 0, 0, 0x10, 0, 0, 0],
+            &[1, 1, 3, 0, 1, 0, 0, 0, 0x10, 0, 0, 0],
+            &[0x42, 1, 3, 0, 1, 0, 0, 0, 0x10, 0, 0, 0],
+            &0u32.to_le_bytes(),
+        ]
+        .concat();
+        // Untiled (no tile length), no block index: refused, not guessed.
+        assert!(read_ifds(&f).is_err());
+        assert!(read_ifds(&f[..20]).is_err());
+        assert!(read_ifds(b"MM\0*").is_err());
     }
 }
