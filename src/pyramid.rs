@@ -471,43 +471,50 @@ sample!(u8, u16, i16, u32, i32, f32, f64);
 /// is a whole 2×2 box, for which GDAL's weighted box average reduces to this
 /// sum, in this order.
 fn reduce<T: Sample>(method: Resampling, a: &[u8], b: &[u8], w: usize, r: &Rules, out: &mut [u8]) {
-    for x in 0..w {
+    let n = T::N;
+    let pairs = a.chunks_exact(2 * n).zip(b.chunks_exact(2 * n));
+    for ((a, b), o) in pairs.zip(out.chunks_exact_mut(n)).take(w) {
         let v = match method {
-            Resampling::Nearest => r.back(r.work(T::get(a, 2 * x))),
-            _ => {
-                let (mut tot, mut n) = (0.0, 0u32);
-                for row in [a, b] {
-                    let mut line = 0.0;
-                    for v in [T::get(row, 2 * x), T::get(row, 2 * x + 1)] {
-                        if r.valid(v) {
-                            line += r.work(v);
-                            n += 1;
-                        }
-                    }
-                    tot += line;
-                }
-                let w = if n == 0 {
-                    r.work_nodata
-                } else {
-                    let q = tot / f64::from(n);
-                    let v = if r.int_work {
-                        (q + 0.5).trunc()
-                    } else {
-                        f64::from(q as f32)
-                    };
-                    if v == r.work_nodata {
-                        r.replacement
-                    } else {
-                        v
-                    }
-                };
-                r.back(w)
-            }
+            Resampling::Nearest => r.back(r.work(T::get(a, 0))),
+            _ => average([T::get(a, 0), T::get(a, 1), T::get(b, 0), T::get(b, 1)], r),
         };
         // tilerun's conversion rule: non-finite values are nodata (GDAL
         // would keep a Float64 nodata it overflowed to +inf).
-        T::put(if v.is_finite() { v } else { r.nodata }, out, x);
+        T::put(if v.is_finite() { v } else { r.nodata }, o, 0);
     }
+}
+
+/// GDAL's masked average of one 2×2 box `[top-left, top-right,
+/// bottom-left, bottom-right]`: each row summed, then the rows.
+#[inline(always)]
+fn average(px: [f64; 4], r: &Rules) -> f64 {
+    let (mut tot, mut n) = (0.0, 0u32);
+    for row in [[px[0], px[1]], [px[2], px[3]]] {
+        let mut line = 0.0;
+        for v in row {
+            if r.valid(v) {
+                line += r.work(v);
+                n += 1;
+            }
+        }
+        tot += line;
+    }
+    let w = if n == 0 {
+        r.work_nodata
+    } else {
+        let q = tot / f64::from(n);
+        let v = if r.int_work {
+            (q + 0.5).trunc()
+        } else {
+            f64::from(q as f32)
+        };
+        if v == r.work_nodata {
+            r.replacement
+        } else {
+            v
+        }
+    };
+    r.back(w)
 }
 
 #[cfg(test)]
@@ -581,6 +588,28 @@ mod tests {
             assert_eq!(ys, (0..rows).step_by(16).collect::<Vec<_>>(), "level {k}");
         }
         assert!(peak <= 32, "held {peak} full-resolution rows");
+    }
+
+    #[test]
+    fn gdal_rounding_and_replacement() {
+        let byte = Rules::new(OutType::Byte, 0.0);
+        // Round half up in the integer work type; nodata boxes stay nodata.
+        assert_eq!(average([1.0, 2.0, 0.0, 0.0], &byte), 2.0);
+        assert_eq!(average([0.0; 4], &byte), 0.0);
+        let i16 = Rules::new(OutType::Int16, -32768.0);
+        // Float work type, then half away from zero on the way back.
+        assert_eq!(average([-1.0, -2.0, -32768.0, -32768.0], &i16), -2.0);
+        assert_eq!(average([1.0, 2.0, -32768.0, -32768.0], &i16), 2.0);
+        // An average landing on nodata is nudged off it.
+        let f = Rules::new(OutType::Float32, 5.0);
+        assert_eq!(average([4.0, 6.0, 5.0, 5.0], &f), f64::from(5.0000005f32));
+        let z = Rules::new(OutType::Float32, 0.0);
+        assert_eq!(average([1.0, -1.0, 0.0, 0.0], &z), f64::from(f32::MIN_POSITIVE));
+        assert_eq!(replacement(OutType::Byte, 255.0), 254.0);
+        assert_eq!(replacement(OutType::UInt32, 4294967295.0), 4294967040.0);
+        // Int32 is resampled in Float32: 2^24 + 1 is not representable.
+        let i32r = Rules::new(OutType::Int32, 0.0);
+        assert_eq!(i32r.back(i32r.work(16777217.0)), 16777216.0);
     }
 
     #[test]
