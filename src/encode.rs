@@ -135,20 +135,12 @@ pub fn encode(l: &Layout, w: Window, data: &[u8]) -> anyhow::Result<Vec<(u32, Ve
     } else {
         (w.w, w.h)
     };
-    let s = l.out_type.size();
-    let fill = crate::convert::pack(
-        &[ndarray::Array2::from_elem((1, 1), l.nodata)],
-        l.out_type,
-        l.nodata,
-    );
-    let mut padded = fill.repeat(pw * ph * l.bands);
-    for b in 0..l.bands {
-        for y in 0..w.h {
-            let src = (b * w.h + y) * w.w * s;
-            let dst = (b * ph + y) * pw * s;
-            padded[dst..dst + w.w * s].copy_from_slice(&data[src..src + w.w * s]);
-        }
-    }
+    let padded = if (pw, ph) == (w.w, w.h) {
+        // Whole blocks already: no copy.
+        std::borrow::Cow::Borrowed(data)
+    } else {
+        std::borrow::Cow::Owned(pad(l, w, (pw, ph), data))
+    };
     let scratch = VsiMem::new("enc");
     let name = scratch.name();
     write_scratch(l, name, (pw, ph), &padded)?;
@@ -267,6 +259,25 @@ fn columns(l: &Layout, s: &crate::pyramid::Strip, x0: usize, w: usize) -> crate:
         },
         data,
     }
+}
+
+/// `data` (a `w` window) inside a `pw`×`ph` buffer filled with nodata.
+fn pad(l: &Layout, w: Window, (pw, ph): (usize, usize), data: &[u8]) -> Vec<u8> {
+    let s = l.out_type.size();
+    let fill = crate::convert::pack(
+        &[ndarray::Array2::from_elem((1, 1), l.nodata)],
+        l.out_type,
+        l.nodata,
+    );
+    let mut padded = fill.repeat(pw * ph * l.bands);
+    for b in 0..l.bands {
+        for y in 0..w.h {
+            let src = (b * w.h + y) * w.w * s;
+            let dst = (b * ph + y) * pw * s;
+            padded[dst..dst + w.w * s].copy_from_slice(&data[src..src + w.w * s]);
+        }
+    }
+    padded
 }
 
 fn block_item(

@@ -604,7 +604,10 @@ mod tests {
         let f = Rules::new(OutType::Float32, 5.0);
         assert_eq!(average([4.0, 6.0, 5.0, 5.0], &f), f64::from(5.0000005f32));
         let z = Rules::new(OutType::Float32, 0.0);
-        assert_eq!(average([1.0, -1.0, 0.0, 0.0], &z), f64::from(f32::MIN_POSITIVE));
+        assert_eq!(
+            average([1.0, -1.0, 0.0, 0.0], &z),
+            f64::from(f32::MIN_POSITIVE)
+        );
         assert_eq!(replacement(OutType::Byte, 255.0), 254.0);
         assert_eq!(replacement(OutType::UInt32, 4294967295.0), 4294967040.0);
         // Int32 is resampled in Float32: 2^24 + 1 is not representable.
