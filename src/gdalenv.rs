@@ -55,10 +55,29 @@ pub fn init(cache_mb: usize) {
         gdal::config::set_error_handler(|class, code, msg| {
             record(class, code, msg);
         });
+        tune_malloc();
     });
     let bytes = (cache_mb.max(8) as i64) * 1024 * 1024;
     // SAFETY: plain setter on GDAL's global cache size.
     unsafe { gdal_sys::GDALSetCacheMax64(bytes) };
+}
+
+/// Every window allocates and frees buffers of a few MB (GDAL's blocks and
+/// in-memory files, tilerun's windows and overview strips). With glibc's
+/// defaults those are mmapped and unmapped each time, and every page is
+/// faulted in again: measured on the 8192² NDVI to COG, 0.06 s of system
+/// time and 1.5% of wall time. Serving them from the heap costs about 10 MB
+/// of peak RSS. A user's own `GLIBC_TUNABLES` wins.
+fn tune_malloc() {
+    if std::env::var_os("GLIBC_TUNABLES").is_some() {
+        return;
+    }
+    // SAFETY: mallopt only adjusts glibc's allocator parameters; called once,
+    // before any worker thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+    }
 }
 
 fn record(class: CplErrType, code: i32, msg: &str) {
