@@ -41,6 +41,14 @@ use crate::output::TempFile;
 /// Out-of-order full-resolution bytes held for in-order writing before
 /// the rest is staged.
 const REORDER_CAP: usize = 64 << 20;
+/// [`REORDER_CAP`], or (test hook, undocumented) `TILERUN_REORDER_CAP`.
+fn reorder_cap() -> usize {
+    std::env::var("TILERUN_REORDER_CAP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(REORDER_CAP)
+}
+
 /// Below this much full-resolution data, rewrite rather than insert: the
 /// copy is cheap and the file gets no alignment padding.
 const INSERT_MIN: u64 = 4 << 20;
@@ -219,7 +227,7 @@ impl Assembly {
             self.slots[0][self.next] = Some(self.direct.put(&b)?);
             self.next += 1;
         }
-        if self.pending_bytes > REORDER_CAP {
+        if self.pending_bytes > reorder_cap() {
             // Windows far out of row order (tall windows on a wide raster):
             // stage the rest rather than hold it in memory.
             self.spilled = true;
@@ -264,7 +272,14 @@ impl Assembly {
         // Room for all that in front of the full resolution.
         let blk = out.metadata()?.blksize().max(512);
         let room = at.div_ceil(blk) * blk;
-        let cog = if direct_len >= INSERT_MIN && insert_range(&out, room) {
+        let inserted = direct_len >= INSERT_MIN && insert_range(&out, room);
+        let staged = self.spilled_slots.iter().filter(|s| s.is_some()).count();
+        tracing::debug!(
+            "{}: COG front room {}; {staged} full-resolution blocks staged out of order",
+            self.job.output.path.display(),
+            if inserted { "inserted" } else { "rewritten" },
+        );
+        let cog = if inserted {
             self.cog
         } else {
             let fresh = TempFile::beside(&self.job.output.path, ".tif");
