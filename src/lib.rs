@@ -2,7 +2,8 @@
 //!
 //! The library holds the engine and its stages; `main.rs` is a thin CLI.
 //! One module per stage: `cli` → `config`/`recipe` → `prepare` → `engine`
-//! (`window` → `worker` → `writer`, via `tiles`, `create`, `output`).
+//! (`window` → `worker` → `writer`, via `tiles`, `create`, `output`; COG
+//! output via `pyramid` and `cog`).
 
 pub mod blocks;
 pub mod cli;
