@@ -79,8 +79,10 @@ struct Row {
 /// with `method` exactly?
 pub fn supports(method: Resampling, size: (usize, usize), levels: usize) -> bool {
     let f = 1usize << levels.min(63);
-    matches!(method, Resampling::Average | Resampling::Nearest)
-        && size.0.is_multiple_of(f)
+    matches!(
+        method,
+        Resampling::Average | Resampling::Nearest | Resampling::Mode
+    ) && size.0.is_multiple_of(f)
         && size.1.is_multiple_of(f)
 }
 
@@ -476,12 +478,42 @@ fn reduce<T: Sample>(method: Resampling, a: &[u8], b: &[u8], w: usize, r: &Rules
     for ((a, b), o) in pairs.zip(out.chunks_exact_mut(n)).take(w) {
         let v = match method {
             Resampling::Nearest => r.back(r.work(T::get(a, 0))),
+            Resampling::Mode => mode([T::get(a, 0), T::get(a, 1), T::get(b, 0), T::get(b, 1)], r),
             _ => average([T::get(a, 0), T::get(a, 1), T::get(b, 0), T::get(b, 1)], r),
         };
         // tilerun's conversion rule: non-finite values are nodata (GDAL
         // would keep a Float64 nodata it overflowed to +inf).
         T::put(if v.is_finite() { v } else { r.nodata }, o, 0);
     }
+}
+
+/// GDAL's mode of one 2×2 box, in the work type like the average (so
+/// Float64 and large Int32 values are told apart only as Float32): nodata
+/// left out, and of equally frequent values the one that first got ahead
+/// in scan order wins (so with no repeat, the first valid pixel).
+fn mode(px: [f64; 4], r: &Rules) -> f64 {
+    let (mut vals, mut counts) = ([0.0; 4], [0u32; 4]);
+    let (mut n, mut best) = (0, 0);
+    for v in px {
+        if !r.valid(v) {
+            continue;
+        }
+        let v = r.work(v);
+        match (0..n).find(|&i| vals[i] == v || (vals[i].is_nan() && v.is_nan())) {
+            Some(i) => {
+                counts[i] += 1;
+                if counts[i] > counts[best] {
+                    best = i;
+                }
+            }
+            None => {
+                vals[n] = v;
+                counts[n] = 1;
+                n += 1;
+            }
+        }
+    }
+    r.back(if n == 0 { r.work_nodata } else { vals[best] })
 }
 
 /// GDAL's masked average of one 2×2 box `[top-left, top-right,
@@ -608,6 +640,11 @@ mod tests {
             average([1.0, -1.0, 0.0, 0.0], &z),
             f64::from(f32::MIN_POSITIVE)
         );
+        // Mode: ties go to the value that got ahead first.
+        assert_eq!(mode([3.0, 1.0, 1.0, 3.0], &byte), 1.0);
+        assert_eq!(mode([3.0, 1.0, 2.0, 4.0], &byte), 3.0);
+        assert_eq!(mode([0.0, 0.0, 0.0, 7.0], &byte), 7.0);
+        assert_eq!(mode([0.0; 4], &byte), 0.0);
         assert_eq!(replacement(OutType::Byte, 255.0), 254.0);
         assert_eq!(replacement(OutType::UInt32, 4294967295.0), 4294967040.0);
         // Int32 is resampled in Float32: 2^24 + 1 is not representable.

@@ -30,6 +30,7 @@ make('u16.tif', 1024, 768, 2, gdal.GDT_UInt16, 1, 4000, 0)
 make('i16.tif', 1536, 640, 1, gdal.GDT_Int16, -3000, 3000, -32768)
 make('i32.tif', 1024, 1024, 1, gdal.GDT_Int32, -2**31 + 1, 2**31 - 1, 0)
 make('rgb.tif', 1536, 512, 3, gdal.GDT_Byte, 1, 256, 0)
+make('cls.tif', 1024, 1024, 1, gdal.GDT_UInt16, 1, 5, 0)
 make('odd.tif', 1001, 777, 2, gdal.GDT_UInt16, 1, 4000, 0)
 make('row.tif', 1203, 1, 1, gdal.GDT_Float32, -5, 5, -9999)
 "#,
@@ -97,6 +98,21 @@ fn cases(env: &Env) -> Vec<Case> {
             p("rgb.tif"),
             vec!["-e", "b1; b2; b3", "--ot", "Byte", "--nodata", "0"],
             3,
+            true,
+        ),
+        // Few distinct values: modes with repeats and ties.
+        (
+            "cls8",
+            p("cls.tif"),
+            vec!["-e", "b1", "--ot", "Byte", "--nodata", "0"],
+            1,
+            true,
+        ),
+        (
+            "cls32",
+            p("cls.tif"),
+            vec!["-e", "b1 * 70000", "--ot", "Int32", "--nodata", "0"],
+            1,
             true,
         ),
         (
@@ -192,7 +208,7 @@ fn assembled_cog_matches_gdaladdo_and_gdals_own_cog() {
     let env = Env::new();
     make_inputs(&env);
     for (name, input, args, bands, assembled) in cases(&env) {
-        for method in ["average", "nearest"] {
+        for method in ["average", "nearest", "mode"] {
             let extra = ["--resampling", method];
             let fast = env.path(&format!("{name}_{method}.tif"));
             let log = run_cog(&env, &input, &args, &extra, &fast, false);
