@@ -9,12 +9,16 @@
 //! work is spread over the workers and overlaps the windows.
 //!
 //! Each level is computed from the previous one with GDAL 3.6's arithmetic
-//! ([`Rules`], [`reduce`]), so levels are bit-identical to what `gdaladdo`
-//! builds. Only exact halvings are taken (both sides divisible by 2 per
-//! level): for other sizes GDAL weighs partial source pixels and its result
-//! depends on how it chunks the image, which is not worth mimicking; those
-//! jobs take GDAL's own path. Memory is a few rows per level plus the
-//! full-resolution rows whose windows are still in flight.
+//! ([`Rules`]), so levels are bit-identical to what `gdaladdo` builds. When
+//! every level halves exactly, each output pixel is a 2×2 box and the first
+//! level is computed from each window on its own, outside the lock
+//! ([`reduce`]). Otherwise boxes are up to 3×3 with partial edge pixels
+//! weighted as GDAL weighs them ([`XBox`], [`RowsY`], `general`), and
+//! full-resolution rows are held until the boxes straddling windows are
+//! complete. (GDAL's chunking clamps boxes to chunk edges, but a box never
+//! crosses one, and with nodata always set GDAL never takes its unmasked
+//! SIMD path, so neither needs mimicking.) Memory is a few rows per level
+//! plus the rows whose windows are still in flight.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -35,6 +39,10 @@ pub struct Strip {
 /// Shared by the workers of one job: the first halving is computed from
 /// each window outside the lock; the lock guards only the level rows.
 pub struct Pyramid {
+    /// Every level an exact halving: level 1 is computed from each window
+    /// on its own; otherwise full-resolution rows are kept until the boxes
+    /// that straddle windows are complete.
+    exact: bool,
     first: Halve,
     state: Mutex<State>,
 }
@@ -59,6 +67,11 @@ struct State {
 struct Level {
     w: usize,
     h: usize,
+    /// How this level samples the one above: per output column, and the
+    /// axis ratios; `exact` when both sides halve exactly.
+    boxes: Vec<XBox>,
+    ratio: (f64, f64),
+    exact: bool,
     /// Index of `rows[0]`.
     base: usize,
     rows: VecDeque<Row>,
@@ -78,12 +91,13 @@ struct Row {
 /// Can the pyramid reproduce GDAL's `levels` halvings of a `size` raster
 /// with `method` exactly?
 pub fn supports(method: Resampling, size: (usize, usize), levels: usize) -> bool {
-    let f = 1usize << levels.min(63);
+    // GDAL computes a level from the one above only when that one is wider
+    // (else from full resolution: 1-pixel-wide rasters).
+    let width = |k: usize| size.0.div_ceil(1usize << k.min(63));
     matches!(
         method,
         Resampling::Average | Resampling::Nearest | Resampling::Mode
-    ) && size.0.is_multiple_of(f)
-        && size.1.is_multiple_of(f)
+    ) && (2..=levels).all(|k| width(k - 1) > width(k))
 }
 
 impl Pyramid {
@@ -97,9 +111,11 @@ impl Pyramid {
         tile_h: usize,
         method: Resampling,
     ) -> Pyramid {
-        let out = (0..=levels)
-            .map(|k| Level::new((size.0.div_ceil(1 << k), size.1.div_ceil(1 << k))))
+        let dims = |k: usize| (size.0.div_ceil(1 << k), size.1.div_ceil(1 << k));
+        let out: Vec<Level> = (0..=levels)
+            .map(|k| Level::new(dims(k), dims(k.saturating_sub(1))))
             .collect();
+        let exact = out.iter().skip(1).all(|l| l.exact);
         // Compare against nodata as the file stores it (Float32's default
         // nodata is not exactly representable as given).
         let mut stored = Vec::new();
@@ -112,6 +128,7 @@ impl Pyramid {
             method,
         };
         Pyramid {
+            exact,
             first: halve.clone(),
             state: Mutex::new(State {
                 halve,
@@ -125,6 +142,15 @@ impl Pyramid {
     /// the output type; tile-aligned, so its sides are even). Returns the
     /// overview strips it completed, and whether the pyramid is now done.
     pub fn add(&self, win: Window, data: &[u8]) -> anyhow::Result<(Vec<Strip>, bool)> {
+        if !self.exact {
+            let mut state = self
+                .state
+                .lock()
+                .map_err(|_| anyhow::anyhow!("overview state poisoned by an earlier panic"))?;
+            let strips = state.add_full(win, data);
+            let done = state.levels.iter().skip(1).all(|l| l.computed == l.h);
+            return Ok((strips, done));
+        }
         let half = Window {
             x: win.x / 2,
             y: win.y / 2,
@@ -154,7 +180,82 @@ impl Pyramid {
     }
 }
 
+/// One output column's source box on the level above, GDAL's way: partial
+/// edge pixels weighted by how much of them the box covers.
+struct XBox {
+    l: usize,
+    r: usize,
+    wl: f64,
+    wr: f64,
+    /// The pixel NEAREST takes.
+    near: usize,
+}
+
+impl XBox {
+    fn new(i: usize, src: usize, dst: usize) -> XBox {
+        let ratio = src as f64 / dst as f64;
+        let (off, off2) = (i as f64 * ratio, (i + 1) as f64 * ratio);
+        let (l, r) = span(i, src, dst);
+        XBox {
+            l,
+            r,
+            wl: if r == l + 1 {
+                1.0
+            } else {
+                1.0 - (off - l as f64)
+            },
+            wr: 1.0 - (r as f64 - off2),
+            near: ((0.5 + off) as usize).min(src - 1),
+        }
+    }
+}
+
+/// One output row's source rows `[y0, y1)`, their weights, and NEAREST's row.
+struct RowsY {
+    weights: Vec<f64>,
+    near: usize,
+}
+
+impl RowsY {
+    fn new(y: usize, y0: usize, y1: usize, ratio: f64) -> RowsY {
+        let (off, off2) = (y as f64 * ratio, (y + 1) as f64 * ratio);
+        let wb = if y1 == y0 + 1 {
+            1.0
+        } else {
+            1.0 - (off - y0 as f64)
+        };
+        let wt = 1.0 - (y1 as f64 - off2);
+        let weights = (y0..y1)
+            .map(|r| {
+                if r == y0 {
+                    wb
+                } else if r == y1 - 1 {
+                    wt
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let near = ((0.5 + off) as usize).clamp(y0, y1 - 1) - y0;
+        RowsY { weights, near }
+    }
+}
+
 impl Halve {
+    /// One output row of one band from any box shape (sizes that do not
+    /// halve exactly).
+    fn general(&self, rows: &[&[u8]], ry: &RowsY, dst: &Level, out: &mut [u8]) {
+        match self.t {
+            OutType::Byte => general::<u8>(self, rows, ry, dst, out),
+            OutType::UInt16 => general::<u16>(self, rows, ry, dst, out),
+            OutType::Int16 => general::<i16>(self, rows, ry, dst, out),
+            OutType::UInt32 => general::<u32>(self, rows, ry, dst, out),
+            OutType::Int32 => general::<i32>(self, rows, ry, dst, out),
+            OutType::Float32 => general::<f32>(self, rows, ry, dst, out),
+            OutType::Float64 => general::<f64>(self, rows, ry, dst, out),
+        }
+    }
+
     /// One output row of every band from two source rows `a` and `b`.
     fn row(&self, a: &[u8], b: &[u8], w: usize, out: &mut [u8]) {
         let (m, r) = (self.method, &self.rules);
@@ -171,6 +272,35 @@ impl Halve {
 }
 
 impl State {
+    /// Deposit a full-resolution window; compute, hand out and drop what it
+    /// allows.
+    fn add_full(&mut self, win: Window, data: &[u8]) -> Vec<Strip> {
+        let s = self.halve.t.size();
+        let bands = self.halve.bands;
+        let top = &mut self.levels[0];
+        let w0 = top.w;
+        for r in 0..win.h {
+            let row = top.row_mut(win.y + r, bands * w0 * s);
+            for b in 0..bands {
+                let src = (b * win.h + r) * win.w * s;
+                let dst = (b * w0 + win.x) * s;
+                row.data[dst..dst + win.w * s].copy_from_slice(&data[src..src + win.w * s]);
+            }
+            row.filled += win.w;
+        }
+        let mut strips = Vec::new();
+        for k in 1..self.levels.len() {
+            self.compute(k);
+            self.emit(k, &mut strips);
+            let keep = self.needed_from(k - 1);
+            self.levels[k - 1].trim(keep);
+        }
+        let last = self.levels.len() - 1;
+        let keep = self.needed_from(last);
+        self.levels[last].trim(keep);
+        strips
+    }
+
     /// Deposit a level-1 piece; compute, hand out and drop what it allows.
     fn add(&mut self, piece: Window, data: &[u8]) -> Vec<Strip> {
         let s = self.halve.t.size();
@@ -212,6 +342,9 @@ impl State {
                 span(n.computed, self.levels[k].h, n.h).0
             }
         });
+        if k == 0 {
+            return by_next;
+        }
         by_next.min(self.levels[k].emitted * self.tile_h)
     }
 
@@ -221,19 +354,21 @@ impl State {
             let y = self.levels[k].computed;
             let (src, dst) = pair(&mut self.levels, k);
             let (y0, y1) = span(y, src.h, dst.h);
-            debug_assert_eq!(y1, y0 + 2, "only exact halvings reach the pyramid");
             if !(y0..y1).all(|r| src.complete(r)) {
                 return;
             }
-            let (r0, r1) = (
-                &src.rows[y0 - src.base].data,
-                &src.rows[y1 - 1 - src.base].data,
-            );
+            let rows: Vec<&[u8]> = (y0..y1).map(|r| &src.rows[r - src.base].data[..]).collect();
+            let rows_y = RowsY::new(y, y0, y1, dst.ratio.1);
             let mut out = vec![0u8; self.halve.bands * dst.w * s];
             for band in 0..self.halve.bands {
                 let (i, o) = (band * src.w * s, band * dst.w * s);
-                let (a, b) = (&r0[i..i + src.w * s], &r1[i..i + src.w * s]);
-                self.halve.row(a, b, dst.w, &mut out[o..o + dst.w * s]);
+                let band_rows: Vec<&[u8]> = rows.iter().map(|r| &r[i..i + src.w * s]).collect();
+                let out = &mut out[o..o + dst.w * s];
+                if dst.exact {
+                    self.halve.row(band_rows[0], band_rows[1], dst.w, out);
+                } else {
+                    self.halve.general(&band_rows, &rows_y, dst, out);
+                }
             }
             let w = dst.w;
             let row = dst.row_mut(y, 0);
@@ -282,10 +417,14 @@ fn pair(levels: &mut [Level], k: usize) -> (&Level, &mut Level) {
 }
 
 impl Level {
-    fn new((w, h): (usize, usize)) -> Level {
+    fn new((w, h): (usize, usize), src: (usize, usize)) -> Level {
+        let rx = src.0 as f64 / w as f64;
         Level {
             w,
             h,
+            boxes: (0..w).map(|i| XBox::new(i, src.0, w)).collect(),
+            ratio: (rx, src.1 as f64 / h as f64),
+            exact: src == (2 * w, 2 * h),
             base: 0,
             rows: VecDeque::new(),
             computed: 0,
@@ -487,12 +626,59 @@ fn reduce<T: Sample>(method: Resampling, a: &[u8], b: &[u8], w: usize, r: &Rules
     }
 }
 
+fn general<T: Sample>(h: &Halve, rows: &[&[u8]], ry: &RowsY, dst: &Level, out: &mut [u8]) {
+    let r = &h.rules;
+    for (x, b) in dst.boxes.iter().enumerate() {
+        let v = match h.method {
+            Resampling::Nearest => r.back(r.work(T::get(rows[ry.near], b.near))),
+            Resampling::Mode => mode(
+                rows.iter()
+                    .flat_map(|row| (b.l..b.r).map(move |c| T::get(row, c))),
+                r,
+            ),
+            _ => {
+                let (mut tot, mut totw, mut n) = (0.0, 0.0, 0u32);
+                for (row, &wy) in rows.iter().zip(&ry.weights) {
+                    let (mut line, mut lw) = (0.0, 0.0);
+                    let first = T::get(row, b.l);
+                    if r.valid(first) {
+                        line = r.work(first) * b.wl;
+                        lw = b.wl;
+                        n += 1;
+                    }
+                    for c in b.l + 1..b.r.saturating_sub(1) {
+                        let v = T::get(row, c);
+                        if r.valid(v) {
+                            line += r.work(v);
+                            lw += 1.0;
+                            n += 1;
+                        }
+                    }
+                    if b.l + 1 < b.r {
+                        let v = T::get(row, b.r - 1);
+                        if r.valid(v) {
+                            line += r.work(v) * b.wr;
+                            lw += b.wr;
+                            n += 1;
+                        }
+                    }
+                    tot += line * wy;
+                    totw += lw * wy;
+                }
+                finish_average(tot, totw, n, r)
+            }
+        };
+        T::put(if v.is_finite() { v } else { r.nodata }, out, x);
+    }
+}
+
 /// GDAL's mode of one 2×2 box, in the work type like the average (so
 /// Float64 and large Int32 values are told apart only as Float32): nodata
 /// left out, and of equally frequent values the one that first got ahead
 /// in scan order wins (so with no repeat, the first valid pixel).
-fn mode(px: [f64; 4], r: &Rules) -> f64 {
-    let (mut vals, mut counts) = ([0.0; 4], [0u32; 4]);
+fn mode(px: impl IntoIterator<Item = f64>, r: &Rules) -> f64 {
+    // Boxes between halvings are at most 3×3.
+    let (mut vals, mut counts) = ([0.0; 9], [0u32; 9]);
     let (mut n, mut best) = (0, 0);
     for v in px {
         if !r.valid(v) {
@@ -506,11 +692,12 @@ fn mode(px: [f64; 4], r: &Rules) -> f64 {
                     best = i;
                 }
             }
-            None => {
+            None if n < vals.len() => {
                 vals[n] = v;
                 counts[n] = 1;
                 n += 1;
             }
+            None => {}
         }
     }
     r.back(if n == 0 { r.work_nodata } else { vals[best] })
@@ -531,12 +718,23 @@ fn average(px: [f64; 4], r: &Rules) -> f64 {
         }
         tot += line;
     }
+    finish_average(tot, f64::from(n), n, r)
+}
+
+/// Weighted sum `tot` over weight `totw` of `n` valid pixels, rounded,
+/// kept off nodata, and back to the sample type, as GDAL does.
+fn finish_average(tot: f64, totw: f64, n: u32, r: &Rules) -> f64 {
     let w = if n == 0 {
         r.work_nodata
     } else {
-        let q = tot / f64::from(n);
+        let q = tot / totw;
         let v = if r.int_work {
-            (q + 0.5).trunc()
+            let v = (q + 0.5).trunc();
+            if v.is_finite() {
+                v
+            } else {
+                0.0
+            }
         } else {
             f64::from(q as f32)
         };

@@ -6,9 +6,8 @@
 
 use super::*;
 
-/// Random rasters with nodata holes, small-range areas (rounding ties) and
-/// values at the type bounds; sizes that halve exactly (assembled) and odd
-/// ones (GDAL's copy, which must agree with gdaladdo too).
+/// Random rasters with nodata holes; sizes that halve exactly, and odd ones
+/// whose overview boxes take weighted partial pixels and straddle windows.
 fn make_inputs(env: &Env) {
     python(
         r#"
@@ -33,6 +32,7 @@ make('rgb.tif', 1536, 512, 3, gdal.GDT_Byte, 1, 256, 0)
 make('cls.tif', 1024, 1024, 1, gdal.GDT_UInt16, 1, 5, 0)
 make('odd.tif', 1001, 777, 2, gdal.GDT_UInt16, 1, 4000, 0)
 make('row.tif', 1203, 1, 1, gdal.GDT_Float32, -5, 5, -9999)
+make('col.tif', 1, 1203, 1, gdal.GDT_Float32, -5, 5, -9999)
 "#,
         &[env.dir.path().to_str().unwrap()],
     );
@@ -120,6 +120,29 @@ fn cases(env: &Env) -> Vec<Case> {
             p("odd.tif"),
             vec!["-e", "b2 - b1", "--ot", "Float32"],
             1,
+            true,
+        ),
+        (
+            "odd16",
+            p("odd.tif"),
+            vec!["-e", "b1; b2", "--ot", "UInt16", "--nodata", "0"],
+            2,
+            true,
+        ),
+        (
+            "oddi16",
+            p("odd.tif"),
+            vec!["-e", "(b2 - b1) / 3", "--ot", "Int16", "--nodata", "-32768"],
+            1,
+            true,
+        ),
+        // 1 pixel wide: GDAL computes every level from full resolution
+        // there; tilerun leaves that to GDAL's copy.
+        (
+            "col",
+            p("col.tif"),
+            vec!["-e", "b1", "--ot", "Float32", "--nodata", "-9999"],
+            1,
             false,
         ),
         (
@@ -127,7 +150,7 @@ fn cases(env: &Env) -> Vec<Case> {
             p("row.tif"),
             vec!["-e", "b1 * 3", "--ot", "Float32", "--nodata", "-9999"],
             1,
-            false,
+            true,
         ),
     ]
 }
