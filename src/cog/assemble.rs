@@ -25,7 +25,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{IoSlice, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
@@ -58,7 +58,7 @@ type Slot = Option<(u64, u32)>;
 
 /// An append-only file of framed blocks.
 struct Framed {
-    file: BufWriter<File>,
+    file: File,
     len: u64,
     /// Bytes handed to writeback so far, when `early` is set.
     flushed: u64,
@@ -71,7 +71,7 @@ const WRITEBACK: u64 = 32 << 20;
 impl Framed {
     fn new(file: File, early: bool) -> Framed {
         Framed {
-            file: BufWriter::with_capacity(1 << 20, file),
+            file,
             len: 0,
             flushed: 0,
             early,
@@ -81,17 +81,29 @@ impl Framed {
     /// Append leader, bytes, trailer; returns the data's slot.
     fn put(&mut self, bytes: &[u8]) -> anyhow::Result<(u64, u32)> {
         let len = u32::try_from(bytes.len()).context("block over 4 GiB")?;
-        self.file.write_all(&len.to_le_bytes())?;
-        self.file.write_all(bytes)?;
-        self.file.write_all(&trailer(bytes))?;
+        // One gathering write per block: no copy through a buffer.
+        let (lead, trail) = (len.to_le_bytes(), trailer(bytes));
+        let mut parts = [
+            IoSlice::new(&lead),
+            IoSlice::new(bytes),
+            IoSlice::new(&trail),
+        ];
+        let mut parts = &mut parts[..];
+        while !parts.is_empty() {
+            match self.file.write_vectored(parts) {
+                Ok(0) => anyhow::bail!("writing a block: no progress (disk full?)"),
+                Ok(n) => IoSlice::advance_slices(&mut parts, n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         let at = self.len + 4;
         self.len += u64::from(len) + 8;
         if self.early && self.len - self.flushed >= WRITEBACK {
             // Inserting the front room makes the kernel write back the whole
             // file first, on the writer's clock; starting writeback as the
             // blocks arrive keeps that (and the final fsync) short.
-            self.file.flush()?;
-            let fd = self.file.get_ref().as_raw_fd();
+            let fd = self.file.as_raw_fd();
             let n = (self.len - self.flushed) as libc::off64_t;
             // SAFETY: valid descriptor; a hint, so its result is ignored.
             unsafe {
@@ -108,7 +120,7 @@ impl Framed {
     }
 
     fn into_file(self) -> anyhow::Result<File> {
-        self.file.into_inner().map_err(|e| e.into_error().into())
+        Ok(self.file)
     }
 }
 
@@ -342,6 +354,17 @@ fn trailer(bytes: &[u8]) -> [u8; 4] {
 /// Have GDAL's COG driver copy an empty, sparse source carrying the output's
 /// metadata and overview levels; return the file's bytes.
 fn skeleton(job: &JobCtx) -> anyhow::Result<Vec<u8>> {
+    let started = std::time::Instant::now();
+    let bytes = make_skeleton(job)?;
+    tracing::debug!(
+        "{}: COG skeleton made in {:.2} s (in the background)",
+        job.output.path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(bytes)
+}
+
+fn make_skeleton(job: &JobCtx) -> anyhow::Result<Vec<u8>> {
     let src = crate::encode::VsiMem::new("cogsrc");
     let ds = crate::create::create(job, Path::new(src.name()))?;
     crate::create::close(ds)?;
@@ -363,7 +386,7 @@ fn skeleton(job: &JobCtx) -> anyhow::Result<Vec<u8>> {
         job,
         Path::new(src.name()),
         Path::new(dst.name()),
-        &[("SPARSE_OK", "TRUE")],
+        &[("SPARSE_OK", "TRUE"), ("NUM_THREADS", "1")],
     )?;
     dst.bytes()
 }
