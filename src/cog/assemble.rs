@@ -41,13 +41,19 @@ use crate::output::TempFile;
 /// Out-of-order full-resolution bytes held for in-order writing before
 /// the rest is staged.
 const REORDER_CAP: usize = 64 << 20;
-/// [`REORDER_CAP`], or (test hook, undocumented) `TILERUN_REORDER_CAP`.
-fn reorder_cap() -> usize {
-    std::env::var("TILERUN_REORDER_CAP")
+/// `default`, or (test hook, undocumented) `TILERUN_ASSEMBLY_MEM` bytes for
+/// both the reorder buffer and the in-memory stage.
+fn mem_cap(default: usize) -> usize {
+    std::env::var("TILERUN_ASSEMBLY_MEM")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(REORDER_CAP)
+        .unwrap_or(default)
 }
+
+/// Staged (overview and out-of-order) blocks held in memory before the rest
+/// goes to the stage file: the overviews of an 8192² Float32 COG fit, so
+/// typical jobs write them once instead of three times.
+const STAGE_IN_MEMORY: usize = 64 << 20;
 
 /// Below this much full-resolution data, rewrite rather than insert: the
 /// copy is cheap and the file gets no alignment padding.
@@ -56,10 +62,15 @@ const INSERT_MIN: u64 = 4 << 20;
 /// Where a block's bytes are: (offset of the data, length).
 type Slot = Option<(u64, u32)>;
 
-/// An append-only file of framed blocks.
+/// An append-only run of framed blocks: the first `mem_cap` bytes in
+/// memory, the rest in `file`.
 struct Framed {
     file: File,
     len: u64,
+    mem: Vec<u8>,
+    mem_cap: usize,
+    /// Where the file part starts, once blocks no longer fit in memory.
+    file_from: Option<u64>,
     /// Bytes handed to writeback so far, when `early` is set.
     flushed: u64,
     early: bool,
@@ -69,10 +80,13 @@ struct Framed {
 const WRITEBACK: u64 = 32 << 20;
 
 impl Framed {
-    fn new(file: File, early: bool) -> Framed {
+    fn new(file: File, early: bool, mem_cap: usize) -> Framed {
         Framed {
             file,
             len: 0,
+            mem: Vec::new(),
+            mem_cap,
+            file_from: None,
             flushed: 0,
             early,
         }
@@ -83,6 +97,15 @@ impl Framed {
         let len = u32::try_from(bytes.len()).context("block over 4 GiB")?;
         // One gathering write per block: no copy through a buffer.
         let (lead, trail) = (len.to_le_bytes(), trailer(bytes));
+        let at = self.len + 4;
+        if self.file_from.is_none() && self.mem.len() + bytes.len() + 8 <= self.mem_cap {
+            self.mem.extend_from_slice(&lead);
+            self.mem.extend_from_slice(bytes);
+            self.mem.extend_from_slice(&trail);
+            self.len += u64::from(len) + 8;
+            return Ok((at, len));
+        }
+        let file_from = *self.file_from.get_or_insert(self.len);
         let mut parts = [
             IoSlice::new(&lead),
             IoSlice::new(bytes),
@@ -97,14 +120,14 @@ impl Framed {
                 Err(e) => return Err(e.into()),
             }
         }
-        let at = self.len + 4;
         self.len += u64::from(len) + 8;
-        if self.early && self.len - self.flushed >= WRITEBACK {
+        let on_disk = self.len - file_from;
+        if self.early && on_disk - self.flushed >= WRITEBACK {
             // Inserting the front room makes the kernel write back the whole
             // file first, on the writer's clock; starting writeback as the
             // blocks arrive keeps that (and the final fsync) short.
             let fd = self.file.as_raw_fd();
-            let n = (self.len - self.flushed) as libc::off64_t;
+            let n = (on_disk - self.flushed) as libc::off64_t;
             // SAFETY: valid descriptor; a hint, so its result is ignored.
             unsafe {
                 libc::sync_file_range(
@@ -114,9 +137,25 @@ impl Framed {
                     libc::SYNC_FILE_RANGE_WRITE,
                 )
             };
-            self.flushed = self.len;
+            self.flushed = on_disk;
         }
         Ok((at, len))
+    }
+
+    /// Read back `buf.len()` bytes written at `at`.
+    fn read_at(&self, buf: &mut [u8], at: u64) -> anyhow::Result<()> {
+        match self.file_from {
+            Some(f) if at >= f => Ok(self.file.read_exact_at(buf, at - f)?),
+            _ => {
+                let at = usize::try_from(at)?;
+                buf.copy_from_slice(
+                    self.mem
+                        .get(at..at + buf.len())
+                        .context("internal: staged block out of range")?,
+                );
+                Ok(())
+            }
+        }
     }
 
     fn into_file(self) -> anyhow::Result<File> {
@@ -187,9 +226,9 @@ impl Assembly {
             })
             .collect();
         let cog = TempFile::beside(&job.output.path, ".tif");
-        let direct = Framed::new(create(cog.path())?, true);
+        let direct = Framed::new(create(cog.path())?, true, 0);
         let stage_tmp = TempFile::beside(&job.output.path, ".stage");
-        let stage = Framed::new(create(stage_tmp.path())?, false);
+        let stage = Framed::new(create(stage_tmp.path())?, false, mem_cap(STAGE_IN_MEMORY));
         let j = Arc::clone(&job);
         let handle = std::thread::Builder::new()
             .name("tilerun-cog-skeleton".into())
@@ -239,7 +278,7 @@ impl Assembly {
             self.slots[0][self.next] = Some(self.direct.put(&b)?);
             self.next += 1;
         }
-        if self.pending_bytes > reorder_cap() {
+        if self.pending_bytes > mem_cap(REORDER_CAP) {
             // Windows far out of row order (tall windows on a wide raster):
             // stage the rest rather than hold it in memory.
             self.spilled = true;
@@ -261,7 +300,7 @@ impl Assembly {
         let mut header = self.skeleton.join()?;
         let ifds = tiff::read_ifds(&header).context("reading the COG skeleton")?;
         check(&self.job, &ifds)?;
-        let stage = self.stage.into_file()?;
+        let stage = self.stage;
         let direct_len = self.direct.len;
         let mut out = self.direct.into_file()?;
         // Overview blocks right after the header, smallest level first.
@@ -326,7 +365,7 @@ impl Assembly {
         let mut buf = Vec::new();
         for (from, to, len) in moves {
             buf.resize(len as usize, 0);
-            stage.read_exact_at(&mut buf, from)?;
+            stage.read_at(&mut buf, from)?;
             out.write_all_at(&buf, to)?;
         }
         Ok(cog)

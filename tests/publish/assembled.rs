@@ -376,8 +376,9 @@ with open(p, 'r+b') as f:
 
 /// The three ways full-resolution blocks reach their place: in order with
 /// the front room inserted (large output), rewritten (small output), and
-/// staged out of order (`TILERUN_REORDER_CAP=0`, a test hook: every block
-/// that arrives early is staged). All three give the same valid COG.
+/// staged out of order (`TILERUN_ASSEMBLY_MEM=0`, a test hook: every block
+/// that arrives early is staged, and the stage lives on disk, not in
+/// memory). All three give the same valid COG.
 #[test]
 fn assembled_cog_placements_agree() {
     let env = Env::new();
@@ -405,7 +406,7 @@ ds.GetRasterBand(1).SetNoDataValue(-9999)
         cmd.arg(i).args(base).args(extra);
         cmd.args(["--of", "COG", "-v", "-o"]).arg(&out);
         if let Some(c) = cap {
-            cmd.env("TILERUN_REORDER_CAP", c);
+            cmd.env("TILERUN_ASSEMBLY_MEM", c);
         }
         let r = Run(cmd.output().unwrap());
         r.ok();
