@@ -25,7 +25,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{IoSlice, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
@@ -34,6 +34,7 @@ use std::thread::JoinHandle;
 
 use anyhow::{ensure, Context};
 
+use super::framed::Framed;
 use super::tiff::{self, Ifd};
 use crate::job::JobCtx;
 use crate::output::TempFile;
@@ -61,107 +62,6 @@ const INSERT_MIN: u64 = 4 << 20;
 
 /// Where a block's bytes are: (offset of the data, length).
 type Slot = Option<(u64, u32)>;
-
-/// An append-only run of framed blocks: the first `mem_cap` bytes in
-/// memory, the rest in `file`.
-struct Framed {
-    file: File,
-    len: u64,
-    mem: Vec<u8>,
-    mem_cap: usize,
-    /// Where the file part starts, once blocks no longer fit in memory.
-    file_from: Option<u64>,
-    /// Bytes handed to writeback so far, when `early` is set.
-    flushed: u64,
-    early: bool,
-}
-
-/// Start writeback every this many bytes (see [`Framed::put`]).
-const WRITEBACK: u64 = 32 << 20;
-
-impl Framed {
-    fn new(file: File, early: bool, mem_cap: usize) -> Framed {
-        Framed {
-            file,
-            len: 0,
-            mem: Vec::new(),
-            mem_cap,
-            file_from: None,
-            flushed: 0,
-            early,
-        }
-    }
-
-    /// Append leader, bytes, trailer; returns the data's slot.
-    fn put(&mut self, bytes: &[u8]) -> anyhow::Result<(u64, u32)> {
-        let len = u32::try_from(bytes.len()).context("block over 4 GiB")?;
-        // One gathering write per block: no copy through a buffer.
-        let (lead, trail) = (len.to_le_bytes(), trailer(bytes));
-        let at = self.len + 4;
-        if self.file_from.is_none() && self.mem.len() + bytes.len() + 8 <= self.mem_cap {
-            self.mem.extend_from_slice(&lead);
-            self.mem.extend_from_slice(bytes);
-            self.mem.extend_from_slice(&trail);
-            self.len += u64::from(len) + 8;
-            return Ok((at, len));
-        }
-        let file_from = *self.file_from.get_or_insert(self.len);
-        let mut parts = [
-            IoSlice::new(&lead),
-            IoSlice::new(bytes),
-            IoSlice::new(&trail),
-        ];
-        let mut parts = &mut parts[..];
-        while !parts.is_empty() {
-            match self.file.write_vectored(parts) {
-                Ok(0) => anyhow::bail!("writing a block: no progress (disk full?)"),
-                Ok(n) => IoSlice::advance_slices(&mut parts, n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        self.len += u64::from(len) + 8;
-        let on_disk = self.len - file_from;
-        if self.early && on_disk - self.flushed >= WRITEBACK {
-            // Inserting the front room makes the kernel write back the whole
-            // file first, on the writer's clock; starting writeback as the
-            // blocks arrive keeps that (and the final fsync) short.
-            let fd = self.file.as_raw_fd();
-            let n = (on_disk - self.flushed) as libc::off64_t;
-            // SAFETY: valid descriptor; a hint, so its result is ignored.
-            unsafe {
-                libc::sync_file_range(
-                    fd,
-                    self.flushed as libc::off64_t,
-                    n,
-                    libc::SYNC_FILE_RANGE_WRITE,
-                )
-            };
-            self.flushed = on_disk;
-        }
-        Ok((at, len))
-    }
-
-    /// Read back `buf.len()` bytes written at `at`.
-    fn read_at(&self, buf: &mut [u8], at: u64) -> anyhow::Result<()> {
-        match self.file_from {
-            Some(f) if at >= f => Ok(self.file.read_exact_at(buf, at - f)?),
-            _ => {
-                let at = usize::try_from(at)?;
-                buf.copy_from_slice(
-                    self.mem
-                        .get(at..at + buf.len())
-                        .context("internal: staged block out of range")?,
-                );
-                Ok(())
-            }
-        }
-    }
-
-    fn into_file(self) -> anyhow::Result<File> {
-        Ok(self.file)
-    }
-}
 
 pub struct Assembly {
     job: Arc<JobCtx>,
@@ -381,15 +281,6 @@ fn insert_range(f: &File, len: u64) -> bool {
     unsafe { libc::fallocate(f.as_raw_fd(), libc::FALLOC_FL_INSERT_RANGE, 0, len) == 0 }
 }
 
-/// The 4 bytes GDAL repeats after each block so a reader can detect a
-/// truncated block (`BLOCK_TRAILER=LAST_4_BYTES_REPEATED`).
-fn trailer(bytes: &[u8]) -> [u8; 4] {
-    let mut t = [0u8; 4];
-    let n = bytes.len().min(4);
-    t[4 - n..].copy_from_slice(&bytes[bytes.len() - n..]);
-    t
-}
-
 /// Have GDAL's COG driver copy an empty, sparse source carrying the output's
 /// metadata and overview levels; return the file's bytes.
 fn skeleton(job: &JobCtx) -> anyhow::Result<Vec<u8>> {
@@ -453,15 +344,4 @@ fn check(job: &JobCtx, ifds: &[Ifd]) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::trailer;
-
-    #[test]
-    fn trailer_repeats_the_last_four_bytes() {
-        assert_eq!(trailer(&[1, 2, 3, 4, 5, 6]), [3, 4, 5, 6]);
-        assert_eq!(trailer(&[9, 8]), [0, 0, 9, 8]);
-    }
 }

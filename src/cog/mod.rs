@@ -14,6 +14,7 @@
 //! ([`assemble`]); [`fast_layout`] decides.
 
 mod assemble;
+mod framed;
 pub mod tiff;
 
 pub use assemble::Assembly;
