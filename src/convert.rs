@@ -151,31 +151,6 @@ pub fn pack(bands: &[Array2<f64>], t: OutType, nodata: f64) -> Vec<u8> {
     out
 }
 
-/// The inverse of [`pack`] for one band-sequential buffer: samples as f64
-/// (exact for every output type).
-pub fn unpack(bytes: &[u8], t: OutType, out: &mut Vec<f64>) {
-    out.clear();
-    macro_rules! get {
-        ($ty:ty) => {{
-            const N: usize = std::mem::size_of::<$ty>();
-            out.extend(
-                bytes
-                    .chunks_exact(N)
-                    .map(|c| <$ty>::from_ne_bytes(c.try_into().expect("sample width")) as f64),
-            )
-        }};
-    }
-    match t {
-        OutType::Byte => get!(u8),
-        OutType::UInt16 => get!(u16),
-        OutType::Int16 => get!(i16),
-        OutType::UInt32 => get!(u32),
-        OutType::Int32 => get!(i32),
-        OutType::Float32 => get!(f32),
-        OutType::Float64 => get!(f64),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,22 +170,6 @@ mod tests {
             -9999.0
         );
         assert_eq!(convert_value(1e300, OutType::Float32, 0.0), f32::MAX as f64);
-    }
-
-    #[test]
-    fn unpack_inverts_pack() {
-        let a = Array2::from_shape_vec((1, 3), vec![-7.0, 0.5, 1e6]).unwrap();
-        for t in OutType::ALL {
-            let bytes = pack(std::slice::from_ref(&a), t, 0.0);
-            let mut back = Vec::new();
-            unpack(&bytes, t, &mut back);
-            let want: Vec<f64> = a.iter().map(|&v| convert_value(v, t, 0.0)).collect();
-            let want: Vec<f64> = match t {
-                OutType::Float32 => want.iter().map(|&v| v as f32 as f64).collect(),
-                _ => want,
-            };
-            assert_eq!(back, want, "{t:?}");
-        }
     }
 
     #[test]

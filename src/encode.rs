@@ -182,10 +182,11 @@ pub fn encode_strips(
     spread: bool,
 ) -> anyhow::Result<Vec<(usize, u32, Vec<u8>)>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let spread = spread && threads > 1;
     let mut pieces = Vec::new();
     for s in strips {
         let cols = s.window.w.div_ceil(l.block.0);
-        if !spread || cols < 2 || threads < 2 {
+        if !spread || cols < 2 {
             pieces.push(s);
             continue;
         }
@@ -202,7 +203,7 @@ pub fn encode_strips(
             .with_context(|| format!("compressing overview level {f}"))?;
         Ok(enc.into_iter().map(|(i, b)| (s.level, i, b)).collect())
     };
-    if pieces.len() < 2 || !spread {
+    if !spread || pieces.len() < 2 {
         let mut out = Vec::new();
         for p in &pieces {
             out.extend(one(p)?);

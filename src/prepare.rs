@@ -112,7 +112,7 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
     // the oracle the tests hold the assembled COG to.
     let cog_blocks = match output.format {
         crate::job::Format::Cog if std::env::var_os("TILERUN_COG_COPY").is_none() => {
-            crate::cog::block_options(&output, (meta.width, meta.height))
+            crate::cog::block_options(&output, size)
         }
         _ => None,
     };

@@ -11,7 +11,7 @@
 //! That copy is the slow path. Whenever the codec's blocks are portable and
 //! the overviews are halvings built with a method [`crate::pyramid`]
 //! reproduces, the COG is instead assembled from blocks the workers encode
-//! ([`assemble`]); [`fast_layout`] decides.
+//! ([`assemble`]); [`block_options`] decides.
 
 mod assemble;
 mod framed;

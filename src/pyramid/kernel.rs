@@ -10,7 +10,6 @@ use crate::ops::OutType;
 use crate::overviews::Resampling;
 
 /// What computing one level from the one above needs.
-#[derive(Clone)]
 pub(super) struct Halve {
     pub(super) t: OutType,
     pub(super) rules: Rules,
@@ -113,7 +112,6 @@ impl Halve {
 /// resamples in a *work* type (the sample type for Byte and UInt16, Float32
 /// for everything else, Float64 included), and never lets an average that
 /// has valid inputs come out equal to nodata.
-#[derive(Clone)]
 pub(super) struct Rules {
     pub(super) t: OutType,
     pub(super) int_work: bool,

@@ -23,7 +23,6 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use crate::convert::{pack, unpack};
 use crate::ops::OutType;
 use crate::overviews::Resampling;
 use crate::window::Window;
@@ -47,15 +46,15 @@ pub struct Pyramid {
     /// on its own; otherwise full-resolution rows are kept until the boxes
     /// that straddle windows are complete.
     exact: bool,
-    first: Halve,
+    halve: Halve,
     state: Mutex<State>,
 }
 
 struct State {
-    halve: Halve,
     tile_h: usize,
-    /// `levels[0]` (full resolution) only gives sizes; level 1 is fed by
-    /// windows, deeper levels are computed from the one above.
+    /// `levels[0]` is full resolution, fed by windows when sizes do not
+    /// halve exactly; otherwise level 1 is fed with each window's halving.
+    /// Deeper levels are computed from the one above.
     levels: Vec<Level>,
 }
 
@@ -70,7 +69,7 @@ struct Level {
     /// Index of `rows[0]`.
     base: usize,
     rows: VecDeque<Row>,
-    /// Rows computed so far (levels ≥ 1 are computed top to bottom).
+    /// Rows complete from the top (computed, or filled by windows).
     computed: usize,
     /// Tile rows handed out.
     emitted: usize,
@@ -111,22 +110,24 @@ impl Pyramid {
             .map(|k| Level::new(dims(k), dims(k.saturating_sub(1))))
             .collect();
         let exact = out.iter().skip(1).all(|l| l.exact);
-        // Compare against nodata as the file stores it (Float32's default
-        // nodata is not exactly representable as given).
-        let mut stored = Vec::new();
-        let one = ndarray::Array2::from_elem((1, 1), nodata);
-        unpack(&pack(&[one], t, nodata), t, &mut stored);
+        // Compare against nodata as the file stores it: prepare() made sure
+        // it fits the type, but Float32 rounds it (its default nodata is not
+        // exactly representable as given).
+        let stored = if t == OutType::Float32 {
+            f64::from(nodata as f32)
+        } else {
+            nodata
+        };
         let halve = Halve {
             t,
-            rules: Rules::new(t, stored[0]),
+            rules: Rules::new(t, stored),
             bands,
             method,
         };
         Pyramid {
             exact,
-            first: halve.clone(),
+            halve,
             state: Mutex::new(State {
-                halve,
                 tile_h,
                 levels: out,
             }),
@@ -137,97 +138,74 @@ impl Pyramid {
     /// the output type; tile-aligned, so its sides are even). Returns the
     /// overview strips it completed, and whether the pyramid is now done.
     pub fn add(&self, win: Window, data: &[u8]) -> anyhow::Result<(Vec<Strip>, bool)> {
-        if !self.exact {
-            let mut state = self
-                .state
-                .lock()
-                .map_err(|_| anyhow::anyhow!("overview state poisoned by an earlier panic"))?;
-            let strips = state.add_full(win, data);
-            let done = state.levels.iter().skip(1).all(|l| l.computed == l.h);
-            return Ok((strips, done));
-        }
+        let half;
+        let (level, piece, bytes) = if self.exact {
+            half = self.halve_window(win, data);
+            (1, half.0, &half.1[..])
+        } else {
+            (0, win, data)
+        };
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| anyhow::anyhow!("overview state poisoned by an earlier panic"))?;
+        let strips = state.deposit(&self.halve, level, piece, bytes);
+        let done = state.levels.iter().skip(1).all(|l| l.computed == l.h);
+        Ok((strips, done))
+    }
+
+    /// Level 1 of a window on its own (exact halvings only).
+    fn halve_window(&self, win: Window, data: &[u8]) -> (Window, Vec<u8>) {
         let half = Window {
             x: win.x / 2,
             y: win.y / 2,
             w: win.w / 2,
             h: win.h / 2,
         };
-        let s = self.first.t.size();
-        let mut out = vec![0u8; self.first.bands * half.pixels() * s];
-        for b in 0..self.first.bands {
+        let s = self.halve.t.size();
+        let mut out = vec![0u8; self.halve.bands * half.pixels() * s];
+        for b in 0..self.halve.bands {
             for r in 0..half.h {
                 let row = |k: usize| {
                     let at = (b * win.h + 2 * r + k) * win.w * s;
                     &data[at..at + win.w * s]
                 };
                 let at = (b * half.h + r) * half.w * s;
-                self.first
+                self.halve
                     .row(row(0), row(1), half.w, &mut out[at..at + half.w * s]);
             }
         }
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| anyhow::anyhow!("overview state poisoned by an earlier panic"))?;
-        let strips = state.add(half, &out);
-        let done = state.levels.iter().skip(1).all(|l| l.computed == l.h);
-        Ok((strips, done))
+        (half, out)
     }
 }
 
 impl State {
-    /// Deposit a full-resolution window; compute, hand out and drop what it
-    /// allows.
-    fn add_full(&mut self, win: Window, data: &[u8]) -> Vec<Strip> {
-        let s = self.halve.t.size();
-        let bands = self.halve.bands;
-        let top = &mut self.levels[0];
-        let w0 = top.w;
-        for r in 0..win.h {
-            let row = top.row_mut(win.y + r, bands * w0 * s);
-            for b in 0..bands {
-                let src = (b * win.h + r) * win.w * s;
-                let dst = (b * w0 + win.x) * s;
-                row.data[dst..dst + win.w * s].copy_from_slice(&data[src..src + win.w * s]);
-            }
-            row.filled += win.w;
-        }
-        let mut strips = Vec::new();
-        for k in 1..self.levels.len() {
-            self.compute(k);
-            self.emit(k, &mut strips);
-            let keep = self.needed_from(k - 1);
-            self.levels[k - 1].trim(keep);
-        }
-        let last = self.levels.len() - 1;
-        let keep = self.needed_from(last);
-        self.levels[last].trim(keep);
-        strips
-    }
-
-    /// Deposit a level-1 piece; compute, hand out and drop what it allows.
-    fn add(&mut self, piece: Window, data: &[u8]) -> Vec<Strip> {
-        let s = self.halve.t.size();
-        let bands = self.halve.bands;
-        let one = &mut self.levels[1];
-        let w1 = one.w;
+    /// Deposit a piece of `level` (0: a full-resolution window; 1: a window
+    /// already halved); compute, hand out and drop what it allows.
+    fn deposit(&mut self, h: &Halve, level: usize, piece: Window, data: &[u8]) -> Vec<Strip> {
+        let s = h.t.size();
+        let bands = h.bands;
+        let lv = &mut self.levels[level];
+        let w = lv.w;
         for r in 0..piece.h {
-            let row = one.row_mut(piece.y + r, bands * w1 * s);
+            let row = lv.row_mut(piece.y + r, bands * w * s);
             for b in 0..bands {
                 let src = (b * piece.h + r) * piece.w * s;
-                let dst = (b * w1 + piece.x) * s;
+                let dst = (b * w + piece.x) * s;
                 row.data[dst..dst + piece.w * s].copy_from_slice(&data[src..src + piece.w * s]);
             }
             row.filled += piece.w;
         }
-        while one.complete(one.computed) {
-            one.computed += 1;
+        while lv.complete(lv.computed) {
+            lv.computed += 1;
         }
         let mut strips = Vec::new();
-        self.emit(1, &mut strips);
-        for k in 2..self.levels.len() {
-            self.compute(k);
-            self.emit(k, &mut strips);
+        if level > 0 {
+            self.emit(h, level, &mut strips);
+        }
+        for k in level + 1..self.levels.len() {
+            self.compute(h, k);
+            self.emit(h, k, &mut strips);
             let keep = self.needed_from(k - 1);
             self.levels[k - 1].trim(keep);
         }
@@ -252,8 +230,8 @@ impl State {
         by_next.min(self.levels[k].emitted * self.tile_h)
     }
 
-    fn compute(&mut self, k: usize) {
-        let s = self.halve.t.size();
+    fn compute(&mut self, h: &Halve, k: usize) {
+        let s = h.t.size();
         while self.levels[k].computed < self.levels[k].h {
             let y = self.levels[k].computed;
             let (src, dst) = pair(&mut self.levels, k);
@@ -263,15 +241,15 @@ impl State {
             }
             let rows: Vec<&[u8]> = (y0..y1).map(|r| &src.rows[r - src.base].data[..]).collect();
             let rows_y = RowsY::new(y, y0, y1, dst.ratio.1);
-            let mut out = vec![0u8; self.halve.bands * dst.w * s];
-            for band in 0..self.halve.bands {
+            let mut out = vec![0u8; h.bands * dst.w * s];
+            for band in 0..h.bands {
                 let (i, o) = (band * src.w * s, band * dst.w * s);
                 let band_rows: Vec<&[u8]> = rows.iter().map(|r| &r[i..i + src.w * s]).collect();
                 let out = &mut out[o..o + dst.w * s];
                 if dst.exact {
-                    self.halve.row(band_rows[0], band_rows[1], dst.w, out);
+                    h.row(band_rows[0], band_rows[1], dst.w, out);
                 } else {
-                    self.halve.general(&band_rows, &rows_y, dst, out);
+                    h.general(&band_rows, &rows_y, dst, out);
                 }
             }
             let w = dst.w;
@@ -282,8 +260,8 @@ impl State {
         }
     }
 
-    fn emit(&mut self, k: usize, strips: &mut Vec<Strip>) {
-        let s = self.halve.t.size();
+    fn emit(&mut self, h: &Halve, k: usize, strips: &mut Vec<Strip>) {
+        let s = h.t.size();
         let th = self.tile_h;
         let lv = &mut self.levels[k];
         loop {
@@ -292,7 +270,7 @@ impl State {
             if y0 >= lv.h || lv.computed < y1 {
                 return;
             }
-            let bands = self.halve.bands;
+            let bands = h.bands;
             let mut data = Vec::with_capacity(bands * (y1 - y0) * lv.w * s);
             for b in 0..bands {
                 for y in y0..y1 {
