@@ -6,6 +6,7 @@ mod util;
 mod bad_input;
 mod corpus;
 mod hostile;
+mod layout;
 mod oneshot;
 mod publish;
 mod signals;

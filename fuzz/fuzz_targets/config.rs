@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     for (name, r) in &cfg.recipes {
         let Some(t) = &r.output else { continue };
         for input in ["/in/scene.tif", "/in/..", "/in/a b/-x.tif"] {
-            if let Ok(p) = tilerun::recipe::render(t, Path::new(input), name) {
+            if let Ok(p) = tilerun::plan::recipe::render(t, Path::new(input), name) {
                 let comps: Vec<_> = p.components().collect();
                 assert!(
                     matches!(comps[..], [Component::Normal(_)]),

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ndarray::{Array2, ArrayView2};
-use tilerun::expr::Program;
+use tilerun::ops::expr::Program;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(src) = std::str::from_utf8(data) else {

@@ -1,12 +1,12 @@
 //! The `expr` op: evaluates a band-math [`Program`] over each window.
 //!
-//! A thin adapter: the language lives in `crate::expr`; this file only maps
+//! A thin adapter: the language lives in `crate::ops::expr`; this file only maps
 //! the nodata policy onto evaluation options and slices the block's core.
 
 use ndarray::{s, Array2, ArrayView2};
 
 use super::{Block, InputInfo, NodataPolicy, Op};
-use crate::expr::{EvalOptions, ExprError, Program};
+use crate::ops::expr::{EvalOptions, ExprError, Program};
 
 #[derive(Debug, Clone)]
 pub struct BandMath {

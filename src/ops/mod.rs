@@ -11,10 +11,14 @@ use std::collections::BTreeMap;
 use ndarray::{Array2, ArrayView2};
 
 pub mod bandmath;
+pub mod expr;
 pub mod focal;
 pub mod reclass;
+mod resampling;
 pub mod rescale;
 pub mod terrain;
+
+pub use resampling::Resampling;
 
 /// Where the window being computed sits inside the (halo-grown) block.
 ///
@@ -77,6 +81,20 @@ pub enum NodataPolicy {
     None,
 }
 
+impl std::str::FromStr for NodataPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "propagate" => Ok(NodataPolicy::Propagate),
+            "ignore" => Ok(NodataPolicy::Ignore),
+            "none" => Ok(NodataPolicy::None),
+            _ => Err(format!(
+                "unknown policy '{s}' (expected propagate, ignore or none)"
+            )),
+        }
+    }
+}
+
 /// `--set key=value` parameters, in the order given; the op builder removes
 /// what it understands so leftovers can be reported as unknown keys.
 pub type Params = BTreeMap<String, String>;
@@ -124,8 +142,8 @@ pub trait Op: Send + Sync {
     }
     /// Default overview resampling: average suits continuous values; ops
     /// producing classes say `Mode` (averaging classes invents new ones).
-    fn overview_resampling(&self) -> crate::overviews::Resampling {
-        crate::overviews::Resampling::Average
+    fn overview_resampling(&self) -> Resampling {
+        Resampling::Average
     }
 }
 
@@ -186,7 +204,7 @@ pub fn build(
 }
 
 /// The statistics pass a named op needs before it can be built (rescale's
-/// `in=auto`), if any; see [`crate::stats`].
+/// `in=auto`), if any; see [`crate::plan::stats`].
 pub fn stats_request(
     name: &str,
     params: &Params,

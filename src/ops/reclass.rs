@@ -19,7 +19,7 @@ use ndarray::{s, Array2, ArrayView2};
 
 use super::terrain::params::Taker;
 use super::{Block, InputInfo, Op, OpError, OutType, Params};
-use crate::overviews::Resampling;
+use crate::ops::Resampling;
 
 /// One `RANGE:VALUE` rule; `value` NaN means nodata.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,7 +6,7 @@
 //! * `in=min,max` for every band, `in=min,max;min,max;…` one pair per band,
 //!   or `in=auto`: each band's own `percentiles=lo,hi` (default 2,98),
 //!   computed exactly by the statistics pass before any window runs
-//!   (`crate::stats`). min must be below max.
+//!   (`crate::plan::stats`). min must be below max.
 //! * `out=min,max` (default 1,255; min > max inverts the stretch).
 //! * `clip=true|false` (default true): clamp results to the out range.
 //! * `band=1,2,3` (`--band`): the bands to stretch, each giving one output

@@ -15,7 +15,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::output::c_path;
+use crate::sink::temp_file::c_path;
 
 /// Result of trying to claim one inbox file.
 #[derive(Debug)]
@@ -107,7 +107,7 @@ pub fn write_error_json(failed_file: &Path, body: &serde_json::Value) -> std::io
     let mut name = failed_file.file_name().unwrap_or_default().to_os_string();
     name.push(".error.json");
     let fin = failed_file.with_file_name(name);
-    let temp = crate::output::TempFile::beside(&fin, ".json");
+    let temp = crate::sink::temp_file::TempFile::beside(&fin, ".json");
     let mut f = File::create(temp.path())?;
     f.write_all(serde_json::to_string_pretty(body)?.as_bytes())?;
     f.write_all(b"\n")?;
@@ -147,7 +147,7 @@ pub fn sweep_temps(dir: &Path) -> Vec<PathBuf> {
     };
     for e in rd.flatten() {
         let name = e.file_name();
-        if !crate::output::is_temp_name(&name) {
+        if !crate::sink::temp_file::is_temp_name(&name) {
             continue;
         }
         let alive = temp_pid(&name).is_some_and(|pid| {
@@ -164,7 +164,8 @@ pub fn sweep_temps(dir: &Path) -> Vec<PathBuf> {
 /// The pid in `.NAME.tilerun-tmp-PID-SEQ.ext`.
 fn temp_pid(name: &OsStr) -> Option<u32> {
     let s = String::from_utf8_lossy(name.as_bytes()).into_owned();
-    let rest = &s[s.rfind(crate::output::TEMP_MARKER)? + crate::output::TEMP_MARKER.len()..];
+    let rest = &s[s.rfind(crate::sink::temp_file::TEMP_MARKER)?
+        + crate::sink::temp_file::TEMP_MARKER.len()..];
     rest.split('-').next()?.parse().ok()
 }
 

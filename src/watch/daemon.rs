@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Select};
 
 use super::claim::{self, Claim};
-use super::config::{OnStop, Settings};
 use super::feeder::{self, Fed, Feeder, Item};
 use super::scan::{esc, lstat, Settler, Stamp};
 use super::sdnotify::Notifier;
 use super::watcher::{self, Note, Watch};
+use crate::config::watch::{OnStop, Settings};
 use crate::config::Config;
+use crate::engine::job::{JobCtx, Outcome};
 use crate::engine::Engine;
 use crate::error::{job, Error};
-use crate::job::{JobCtx, Outcome};
 
 pub(super) struct Started {
     pub(super) ctx: Arc<JobCtx>,

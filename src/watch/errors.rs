@@ -1,44 +1,6 @@
-//! Which failures are worth retrying, and what to tell an operator when the
-//! kernel's watch limits are hit.
-//!
-//! Job errors reach the daemon as text (GDAL reports through messages, and
-//! the engine keeps the path and cause in one string), so transient causes
-//! are recognised by the strerror text the OS and GDAL put in them. A full
-//! disk, a quota or a momentary lack of file descriptors can clear on their
-//! own; a corrupt tile or a recipe that does not fit the file cannot.
-
-/// Causes that may clear by themselves: retry with backoff.
-const TRANSIENT: &[&str] = &[
-    "No space left on device",
-    "Disk quota exceeded",
-    "Free disk space available is",
-    "Too many open files",
-    "Resource temporarily unavailable",
-    "Cannot allocate memory",
-    "Stale file handle",
-    "Connection timed out",
-    "Network is unreachable",
-    "output folder",
-];
-
-pub fn is_transient(cause: &str) -> bool {
-    TRANSIENT.iter().any(|t| cause.contains(t))
-}
-
-/// True when the filesystem holding `dir` is (nearly) full: GDAL's
-/// libtiff write errors do not always carry the errno text.
-pub fn disk_nearly_full(dir: &std::path::Path) -> bool {
-    let Some(c) = crate::output::c_path(dir) else {
-        return false;
-    };
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid path, and a zeroed struct for the kernel to fill.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return false;
-    }
-    let free = st.f_bavail as u128 * st.f_frsize as u128;
-    free < 4 * 1024 * 1024
-}
+//! What to tell an operator when the kernel's watch limits are hit: errno
+//! mapped to named, actionable messages. (Whether a job failure is retried
+//! is decided by its [`crate::error::Kind`], never by text.)
 
 fn read_sysctl(name: &str) -> String {
     std::fs::read_to_string(format!("/proc/sys/fs/inotify/{name}"))
@@ -91,20 +53,6 @@ pub fn watch_setup(inbox: &std::path::Path, e: &notify::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn full_disks_are_transient_and_corrupt_files_are_not() {
-        assert!(is_transient(
-            "writing output: TIFFWriteEncodedTile: No space left on device"
-        ));
-        assert!(is_transient(
-            "committing x: Disk quota exceeded (os error 122)"
-        ));
-        assert!(!is_transient(
-            "window x=0 y=0: reading failed: TIFFReadEncodedTile() failed"
-        ));
-        assert!(!is_transient("not a raster tilerun may read"));
-    }
 
     #[test]
     fn watch_limits_get_named_actionable_messages() {

@@ -16,11 +16,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::cli::RunArgs;
 use crate::config::Config;
+use crate::engine::job::{JobCtx, Outcome};
 use crate::engine::Engine;
-use crate::error::Error;
-use crate::job::{JobCtx, Outcome};
 
 /// A claimed file, handed to the feeder.
 #[derive(Debug, Clone)]
@@ -43,11 +41,10 @@ pub enum Fed {
         at: Instant,
     },
     /// Refused before any output existed (unreadable, corrupt header, a
-    /// recipe that does not fit). `permanent` for usage-class errors.
+    /// recipe that does not fit); its kind decides whether it is retried.
     Refused {
         id: u64,
-        cause: String,
-        permanent: bool,
+        error: crate::error::Error,
         at: Instant,
     },
     /// Not started because the daemon is stopping; the file stays in work/.
@@ -110,19 +107,14 @@ fn run_one(
     let strikes = super::claim::strikes(work, &item.name);
     super::claim::set_strikes(work, &item.name, strikes + 1);
     let input = work.join(&item.name);
-    let args = RunArgs {
-        recipe: Some(item.recipe.clone()),
-        quiet: true,
-        ..Default::default()
-    };
-    let prepared = crate::recipe::resolve(&input, &args, cfg)
-        .and_then(|spec| crate::prepare::prepare(&spec, item.id, Arc::clone(&item.cancel)));
+    let request = crate::plan::Request::recipe(input, &item.recipe);
+    let prepared = crate::plan::recipe::resolve(&request, cfg)
+        .and_then(|spec| crate::plan::prepare::prepare(&spec, item.id, Arc::clone(&item.cancel)));
     match prepared {
         Err(e) => tx
             .send(Fed::Refused {
                 id: item.id,
-                permanent: matches!(e, Error::Usage(_)),
-                cause: e.to_string(),
+                error: e,
                 at,
             })
             .is_ok(),

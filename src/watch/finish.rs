@@ -6,8 +6,8 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use super::config::Settings;
 use super::scan::esc;
+use crate::config::watch::Settings;
 
 /// How an attempt ended, as logged in `outcome=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::cli::LogFormat;
+use crate::config::LogFormat;
 
 pub fn init(verbose: u8, format: LogFormat) {
     let default = match verbose {

@@ -14,7 +14,6 @@
 //! causes, watch limits), `sdnotify` (systemd), `log` (journald/JSON).
 
 pub mod claim;
-pub mod config;
 pub mod daemon;
 pub mod errors;
 pub mod feeder;
@@ -28,22 +27,19 @@ pub mod watcher;
 
 use std::time::Instant;
 
-pub use config::WatchConfig;
-
-use crate::cli::Common;
 use crate::error::{job, usage, Error};
 
 /// Run the daemon until SIGTERM/SIGINT; Ok(()) after a graceful stop.
-pub fn run(common: &Common) -> Result<(), Error> {
-    let cfg_path = crate::config::locate(common.config.as_deref()).map_err(usage)?;
+pub fn run(config: Option<&std::path::Path>) -> Result<(), Error> {
+    let cfg_path = crate::config::locate(config).map_err(usage)?;
     let mut cfg = crate::config::load(cfg_path.as_deref()).map_err(usage)?;
-    let s = config::settle(&cfg).map_err(usage)?;
+    let s = crate::config::watch::settle(&cfg).map_err(usage)?;
     // Outputs named by recipe templates land in the watch output folder.
     cfg.output.dir = Some(s.output.clone());
     let _lock = claim::lock(&s.work).map_err(job)?;
-    crate::gdalenv::init(cache_mb(cfg.engine.gdal_cachemax_mb));
-    let stop =
-        crate::shutdown::install().map_err(|e| job(format!("installing signal handlers: {e}")))?;
+    crate::gdal::env::init(cache_mb(cfg.engine.gdal_cachemax_mb));
+    let stop = crate::engine::shutdown::install()
+        .map_err(|e| job(format!("installing signal handlers: {e}")))?;
     // Order matters: the watch exists before anything is listed, so a file
     // that lands during start-up is seen by the watch, the scan, or both.
     let mut d = daemon::Daemon::new(s.clone(), cfg, stop)?;
@@ -66,7 +62,9 @@ pub fn run(common: &Common) -> Result<(), Error> {
         "ready"
     );
     d.notifier.ready(&status);
-    d.run()
+    let res = d.run();
+    sdnotify::flush();
+    res
 }
 
 /// Put files left in work/ back in the queue, failing those that have

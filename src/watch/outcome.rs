@@ -9,7 +9,7 @@ use super::daemon::{Daemon, Started};
 use super::feeder::{self, Fed, Item};
 use super::finish::{self, Record, Verdict};
 use super::scan::esc;
-use crate::job::{JobError, Outcome};
+use crate::engine::job::{JobError, Outcome};
 
 impl Daemon {
     pub(super) fn on_fed(&mut self, f: Fed) {
@@ -30,15 +30,10 @@ impl Daemon {
                     });
                 }
             }
-            Fed::Refused {
-                id,
-                cause,
-                permanent,
-                at,
-            } => {
+            Fed::Refused { id, error, at } => {
                 if let Some(r) = self.inflight.remove(&id) {
                     let secs = at.elapsed().as_secs_f64();
-                    self.attempt_failed(r.item, &cause, permanent, None, 0, secs, &[]);
+                    self.attempt_failed(r.item, &error, None, 0, secs, &[]);
                 }
             }
             Fed::Skipped { id } => {
@@ -65,9 +60,9 @@ impl Daemon {
             };
             let j = r.job.expect("only started jobs have outcomes");
             let outcome = o.unwrap_or(Outcome {
-                result: Err(JobError::Failed(
-                    "internal: the pipeline ended without a result".into(),
-                )),
+                result: Err(JobError::Failed(crate::error::job(
+                    "internal: the pipeline ended without a result",
+                ))),
                 warnings: vec![],
             });
             self.on_outcome(r.item, j, outcome);
@@ -127,7 +122,7 @@ impl Daemon {
                 finish::log(&rec, Verdict::RolledBack, None);
             }
             Err(JobError::Failed(cause)) => {
-                self.attempt_failed(item, &cause, false, Some(&output), windows, secs, &warnings)
+                self.attempt_failed(item, &cause, Some(&output), windows, secs, &warnings)
             }
         }
     }
@@ -136,8 +131,7 @@ impl Daemon {
     fn attempt_failed(
         &mut self,
         item: Item,
-        cause: &str,
-        permanent: bool,
+        error: &crate::error::Error,
         output: Option<&std::path::Path>,
         windows: usize,
         secs: f64,
@@ -145,9 +139,8 @@ impl Daemon {
     ) {
         claim::set_strikes(&self.s.work, &item.name, 0);
         self.progress += 1;
-        let transient = !permanent
-            && (super::errors::is_transient(cause)
-                || super::errors::disk_nearly_full(&self.s.output));
+        let transient = error.kind == crate::error::Kind::Transient;
+        let cause = error.msg.as_str();
         let rec = Record {
             name: &item.name,
             recipe: &item.recipe,

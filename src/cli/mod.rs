@@ -1,0 +1,49 @@
+//! The command line: clap flags (`args`), the one-shot run (`oneshot`) and
+//! its logging. `run` dispatches; `main.rs` only maps the result to an exit
+//! code, as fd does.
+
+pub mod args;
+pub mod logging;
+pub mod oneshot;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command, Common, RunArgs};
+
+use crate::error::Error;
+
+/// Parse the flags, set up logging, run, and turn the result into an exit
+/// code with a one-line message on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The daemon logs to journald when there is one; the CLI to stderr.
+    match &cli.command {
+        Some(Command::Watch { common }) => {
+            crate::watch::log::init(common.verbose, common.log_format)
+        }
+        None => logging::init(cli.common.verbose, cli.common.log_format),
+    }
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.is_interrupted() {
+                eprintln!("tilerun: interrupted; no output written");
+            } else {
+                eprintln!("tilerun: error: {e}");
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Error> {
+    match &cli.command {
+        Some(Command::Watch { common }) => crate::watch::run(common.config.as_deref()),
+        None => {
+            let input = cli.input.as_deref().expect("clap requires INPUT");
+            oneshot::run(input, &cli.run, &cli.common)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Band-sequential dataset RasterIO, for reads and writes alike.
+//!
+//! Reading and writing several bands in one call matters: a
+//! pixel-interleaved tile is decoded (or encoded) once for all bands. And a
+//! CE_None return is not enough: GDAL reports some decode and write failures
+//! only through the error handler, so every call also checks the messages
+//! this thread raised.
+
+use gdal::Dataset;
+use gdal_sys::{CPLErr, GDALDataType, GDALRWFlag};
+
+use crate::window::Window;
+
+/// Read `bands` over `win` as f64, band-sequential.
+pub fn read_bands(ds: &Dataset, win: Window, bands: &[usize]) -> anyhow::Result<Vec<f64>> {
+    let mut buf = vec![0f64; win.pixels() * bands.len()];
+    // SAFETY: `buf` holds exactly bands × w × h f64.
+    unsafe {
+        io(
+            ds,
+            GDALRWFlag::GF_Read,
+            win,
+            bands,
+            GDALDataType::GDT_Float64,
+            buf.as_mut_ptr().cast(),
+        )?
+    };
+    Ok(buf)
+}
+
+/// Write band-sequential `data` of type `t` covering `win` to bands 1..=n.
+pub fn write_bands(
+    ds: &Dataset,
+    win: Window,
+    n: usize,
+    t: crate::ops::OutType,
+    data: &[u8],
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        data.len() == win.pixels() * n * t.size(),
+        "buffer size mismatch"
+    );
+    let bands: Vec<usize> = (1..=n).collect();
+    // SAFETY: `data` holds exactly n × w × h samples of type `t`; GDAL only
+    // reads it for GF_Write.
+    unsafe {
+        io(
+            ds,
+            GDALRWFlag::GF_Write,
+            win,
+            &bands,
+            t.gdal(),
+            data.as_ptr() as *mut _,
+        )
+    }
+}
+
+/// # Safety
+/// `buf` must hold `bands.len() × win.w × win.h` samples of `t`,
+/// band-sequential (what zero spacings mean to GDAL).
+unsafe fn io(
+    ds: &Dataset,
+    flag: GDALRWFlag::Type,
+    win: Window,
+    bands: &[usize],
+    t: GDALDataType::Type,
+    buf: *mut std::ffi::c_void,
+) -> anyhow::Result<()> {
+    let mut map: Vec<i32> = bands.iter().map(|&b| b as i32).collect();
+    let err = gdal_sys::GDALDatasetRasterIO(
+        ds.c_dataset(),
+        flag,
+        win.x as i32,
+        win.y as i32,
+        win.w as i32,
+        win.h as i32,
+        buf,
+        win.w as i32,
+        win.h as i32,
+        t,
+        map.len() as i32,
+        map.as_mut_ptr(),
+        0,
+        0,
+        0,
+    );
+    check(err)
+}
+
+/// Fail on a GDAL failure raised on this thread, or on a failing return.
+pub fn check(err: CPLErr::Type) -> anyhow::Result<()> {
+    if let Some(msg) = crate::gdal::env::first_failure() {
+        anyhow::bail!("{}", msg.trim());
+    }
+    anyhow::ensure!(err == CPLErr::CE_None, "GDAL RasterIO failed");
+    Ok(())
+}

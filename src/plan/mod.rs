@@ -1,0 +1,11 @@
+//! From a request (flags, a recipe, or a daemon rule) to a runnable job:
+//! `recipe` resolves flags over recipe over config into a `JobSpec`
+//! (no GDAL), `prepare` opens the input once and settles everything that
+//! can be refused before an output exists, `stats` runs whole-raster passes.
+
+pub mod prepare;
+pub mod recipe;
+pub mod request;
+pub mod stats;
+
+pub use request::Request;

@@ -1,0 +1,317 @@
+//! Turning a [`JobSpec`] into a runnable [`JobCtx`]: open the input once for
+//! its metadata, build the op against it, settle the output type, nodata,
+//! creation options and windows. Everything that can be refused is refused
+//! here, before any output file exists.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+
+use crate::engine::job::{JobCtx, Outcome};
+use crate::error::{job, usage, Error};
+use crate::input::{self, InputMeta};
+use crate::ops;
+use crate::plan::recipe::{JobSpec, OpSpec};
+use crate::sink::spec::{BandSpec, Format, Georef, Layout, OutputSpec};
+use crate::window::Window;
+
+pub struct Prepared {
+    pub ctx: Arc<JobCtx>,
+    pub outcome: Receiver<Outcome>,
+    pub warnings: Vec<String>,
+}
+
+pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepared, Error> {
+    let path = &spec.input;
+    let at = |e: anyhow::Error| job(format!("{}: {e:#}", crate::error::show(path)));
+    input::check_path(path).map_err(at)?;
+    check_output_path(spec)?;
+    let ds = input::open(path, &spec.drivers).map_err(at)?;
+    let meta = InputMeta::read(path, &ds, &spec.limits).map_err(at)?;
+    let (op, warnings) = build_op(spec, &meta, &cancel)?;
+    drop(ds);
+    let output = output_spec(spec, &meta, op.as_ref())?;
+    let windows = crate::window::plan(
+        meta.width,
+        meta.height,
+        crate::window::choose(
+            meta.width,
+            meta.height,
+            output.tile,
+            meta.block,
+            spec.window,
+        ),
+    );
+    let output = choose_layout(output, &windows);
+    let pyramid = pyramid_for(&output);
+    let blocks = block_cache_for(op.as_ref(), &meta, &windows);
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let mut ctx = JobCtx::new(
+        id,
+        meta,
+        Arc::from(op),
+        spec.policy,
+        output,
+        windows,
+        spec.drivers.clone(),
+        cancel,
+        tx,
+    );
+    ctx.blocks = blocks;
+    ctx.pyramid = pyramid;
+    Ok(Prepared {
+        ctx: Arc::new(ctx),
+        outcome: rx,
+        warnings,
+    })
+}
+
+/// Build the op against the input's bands; named ops that need whole-raster
+/// statistics (rescale in=auto) get them here, before any window.
+fn build_op(
+    spec: &JobSpec,
+    meta: &InputMeta,
+    cancel: &Arc<AtomicBool>,
+) -> Result<ops::Built, Error> {
+    let info = meta.info();
+    match &spec.op {
+        OpSpec::Expr(src) => ops::build_expr(src, &spec.params, &info, spec.policy),
+        OpSpec::Named(name) => {
+            let stats = crate::plan::stats::for_op(name, spec, meta, cancel)?;
+            ops::build_with_stats(name, &spec.params, &info, spec.policy, stats.as_deref())
+        }
+    }
+    .map_err(|e| usage(format!("{}: {e}", crate::error::show(&spec.input))))
+}
+
+/// Settle type, nodata, creation options, overviews and band meanings.
+fn output_spec(spec: &JobSpec, meta: &InputMeta, op: &dyn ops::Op) -> Result<OutputSpec, Error> {
+    let out_type = spec.out_type.unwrap_or_else(|| op.default_out_type());
+    let nodata = spec
+        .nodata
+        .or_else(|| op.default_nodata().filter(|v| out_type.holds(*v)))
+        .unwrap_or_else(|| out_type.default_nodata());
+    if !out_type.holds(nodata) {
+        let ints = if out_type.is_float() {
+            ""
+        } else {
+            ", integers only"
+        };
+        return Err(usage(format!(
+            "--nodata: {nodata} cannot be stored in --ot {} (range {:?}{ints})",
+            out_type.name(),
+            out_type.range(),
+        )));
+    }
+    let (creation_options, tile) = crate::sink::options::creation_options(
+        spec.format,
+        out_type,
+        &spec.creation_options,
+        meta.width,
+    )
+    .map_err(usage)?;
+    let overviews = crate::sink::overviews::resolve(
+        spec.overviews.as_ref(),
+        spec.format == Format::Cog,
+        meta.width,
+        meta.height,
+    );
+    let resampling = spec.resampling.unwrap_or_else(|| op.overview_resampling());
+    Ok(OutputSpec {
+        path: spec.output.clone(),
+        size: (meta.width, meta.height),
+        georef: Georef {
+            geo_transform: meta.geo_transform,
+            projection: meta.projection.clone(),
+            metadata: meta.metadata.clone(),
+        },
+        bands: band_specs(op, meta),
+        format: spec.format,
+        out_type,
+        nodata,
+        creation_options,
+        tile,
+        history: history(spec, op, &overviews, resampling),
+        overviews,
+        resampling,
+        layout: None,
+        assemble: false,
+    })
+}
+
+/// What each output band says about itself: the meaning (description and
+/// colour) of the input band it copies, or the op's own description; and
+/// the units (scale/offset) of the band whose values it keeps.
+fn band_specs(op: &dyn ops::Op, meta: &InputMeta) -> Vec<BandSpec> {
+    (0..op.out_bands())
+        .map(|i| {
+            let mut b = BandSpec::default();
+            if let Some(m) = op.band_source(i).map(|s| &meta.bands[s - 1]) {
+                b.description = m.description.clone();
+                // Alpha keeps no meaning once values are recomputed.
+                b.color_interp = Some(m.color_interp as gdal_sys::GDALColorInterp::Type)
+                    .filter(|c| *c != gdal_sys::GDALColorInterp::GCI_AlphaBand);
+            } else if let Some(d) = op.band_description(i) {
+                b.description = d;
+            }
+            if let Some(m) = op.units_source(i).map(|s| &meta.bands[s - 1]) {
+                b.scale = m.scale.filter(|s| *s != 1.0);
+                b.offset = m.offset.filter(|o| *o != 0.0);
+            }
+            b
+        })
+        .collect()
+}
+
+/// Processing history written into the output's metadata.
+fn history(
+    spec: &JobSpec,
+    op: &dyn ops::Op,
+    overviews: &[usize],
+    resampling: ops::Resampling,
+) -> Vec<(String, String)> {
+    let input_name = spec
+        .input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut h: Vec<(String, String)> = vec![
+        ("TILERUN_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
+        (
+            "TILERUN_RECIPE".into(),
+            spec.recipe.clone().unwrap_or_default(),
+        ),
+        ("TILERUN_OP".into(), op.name().into()),
+        ("TILERUN_PARAMS".into(), op.describe()),
+        (
+            "TILERUN_NODATA_POLICY".into(),
+            format!("{:?}", spec.policy).to_lowercase(),
+        ),
+        ("TILERUN_INPUT".into(), input_name),
+    ];
+    if !overviews.is_empty() {
+        let f: Vec<String> = overviews.iter().map(|f| f.to_string()).collect();
+        h.push((
+            "TILERUN_OVERVIEWS".into(),
+            format!("{} {}", f.join(","), resampling.gdal_name().to_lowercase()),
+        ));
+    }
+    h
+}
+
+/// Decide how blocks reach the file: an assembled COG, blocks encoded by
+/// the workers into a GTiff, or GDAL writes (see `sink::encode`).
+fn choose_layout(mut output: OutputSpec, windows: &[Window]) -> OutputSpec {
+    let (size, bands) = (output.size, output.bands.len());
+    // Test hook (undocumented): `TILERUN_COG_COPY` forces GDAL's COG copy,
+    // the oracle the tests hold the assembled COG to.
+    let cog_blocks = match output.format {
+        Format::Cog if std::env::var_os("TILERUN_COG_COPY").is_none() => {
+            crate::sink::cog::block_options(&output, size)
+        }
+        _ => None,
+    };
+    let aligned = |l: &Layout| windows.iter().all(|w| l.aligned(w));
+    output.layout = cog_blocks
+        .and_then(|g| Layout::for_output(&output, &g, size, bands))
+        .filter(aligned);
+    output.assemble = output.layout.is_some();
+    if !output.assemble {
+        let gtiff = crate::sink::create::gtiff_options(&output);
+        output.layout = Layout::for_output(&output, &gtiff, size, bands).filter(aligned);
+    }
+    if output.layout.is_none() && output.creation_options.get("NUM_THREADS").is_none() {
+        // The writer compresses on this path; let GDAL spread it over cores.
+        output.creation_options.set("NUM_THREADS", "ALL_CPUS");
+    }
+    output
+}
+
+/// Overviews built as windows finish (assembled COG only).
+fn pyramid_for(output: &OutputSpec) -> Option<crate::sink::pyramid::Pyramid> {
+    (output.assemble && !output.overviews.is_empty()).then(|| {
+        crate::sink::pyramid::Pyramid::new(
+            output.size,
+            output.overviews.len(),
+            output.bands.len(),
+            output.out_type,
+            output.nodata,
+            output.tile.1,
+            output.resampling,
+        )
+    })
+}
+
+/// Shared decoded input blocks, for ops with a halo on tiled inputs.
+fn block_cache_for(
+    op: &dyn ops::Op,
+    meta: &InputMeta,
+    windows: &[Window],
+) -> Option<crate::input::block_cache::BlockCache> {
+    let halo = op.halo();
+    let tiled_input = meta.block.0 < meta.width;
+    (halo > 0 && tiled_input).then(|| {
+        let grown = windows
+            .iter()
+            .map(|w| w.grow(halo, meta.width, meta.height).0);
+        crate::input::block_cache::BlockCache::new(
+            (meta.width, meta.height),
+            meta.block,
+            op.bands().len(),
+            grown,
+        )
+    })
+}
+
+/// Refuse outputs that would clobber the input or cannot be created.
+fn check_output_path(spec: &JobSpec) -> Result<(), Error> {
+    let out = &spec.output;
+    let name_ok = out.file_name().is_some();
+    if !name_ok {
+        return Err(usage(format!(
+            "{}: output is not a file path",
+            crate::error::show(out)
+        )));
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => Path::new(".").to_path_buf(),
+    };
+    match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(job(format!(
+                "{}: output folder is not a directory",
+                crate::error::show(&dir)
+            )))
+        }
+        Err(e) => {
+            return Err(job(format!(
+                "{}: output folder: {e}",
+                crate::error::show(&dir)
+            )))
+        }
+    }
+    let same = match (
+        std::fs::canonicalize(&spec.input),
+        std::fs::canonicalize(&dir),
+    ) {
+        (Ok(i), Ok(d)) => i == d.join(out.file_name().unwrap_or_default()),
+        _ => false,
+    };
+    if same {
+        return Err(usage(format!(
+            "{}: output path is the input; choose another -o",
+            crate::error::show(out)
+        )));
+    }
+    if out.is_dir() {
+        return Err(job(format!(
+            "{}: output path is a directory",
+            crate::error::show(out)
+        )));
+    }
+    Ok(())
+}

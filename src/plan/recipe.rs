@@ -1,0 +1,247 @@
+//! Resolving what to run: flags over recipe over config defaults, into a
+//! [`JobSpec`]. Pure data, no GDAL: the input is not opened here.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::config::{value_string, Config, Recipe};
+use crate::error::{usage, Error};
+use crate::input::Limits;
+use crate::ops::{NodataPolicy, OutType, Params};
+use crate::plan::Request;
+use crate::sink::options::CreationOptions;
+use crate::sink::spec::Format;
+
+/// What the op is, before the input is known.
+#[derive(Debug, Clone)]
+pub enum OpSpec {
+    Expr(String),
+    Named(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub op: OpSpec,
+    pub params: Params,
+    pub recipe: Option<String>,
+    pub out_type: Option<OutType>,
+    pub nodata: Option<f64>,
+    pub policy: NodataPolicy,
+    pub format: Format,
+    /// `--overviews` / recipe `overviews`, if given.
+    pub overviews: Option<crate::sink::overviews::Levels>,
+    /// `--resampling` / recipe `resampling`, if given.
+    pub resampling: Option<crate::ops::Resampling>,
+    /// User creation options (config, recipe, flags; later wins).
+    pub creation_options: crate::sink::options::CreationOptions,
+    pub window: Option<usize>,
+    pub drivers: Vec<String>,
+    pub limits: Limits,
+}
+
+/// Merge flags, the named recipe and the config into one job.
+pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
+    let input = args.input.as_path();
+    let recipe: Recipe = match &args.recipe {
+        Some(name) => cfg.recipes.get(name).cloned().ok_or_else(|| {
+            let known: Vec<_> = cfg.recipes.keys().map(String::as_str).collect();
+            let from = cfg
+                .source
+                .as_ref()
+                .map_or("built-in defaults (no config file found)".into(), |p| {
+                    p.display().to_string()
+                });
+            usage(format!(
+                "--recipe: no recipe '{name}' in {from} (known: {})",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?,
+        None => Recipe::default(),
+    };
+    let op = if let Some(op) = &args.op {
+        op.clone()
+    } else if let Some(e) = &recipe.expr {
+        OpSpec::Expr(e.clone())
+    } else if let Some(o) = &recipe.op {
+        OpSpec::Named(o.clone())
+    } else {
+        return Err(usage("nothing to do: give --expr, --op or --recipe"));
+    };
+    // Flags replace the recipe's op parameters only when they replace the op.
+    let mut params = Params::new();
+    if args.op.is_none() {
+        for (k, v) in &recipe.set {
+            params.insert(k.clone(), value_string(v));
+        }
+        if let Some(b) = &recipe.band {
+            params.insert("band".into(), join(&b.to_vec()));
+        }
+    }
+    for (k, v) in &args.set {
+        params.insert(k.clone(), v.clone());
+    }
+    if let Some(b) = &args.band {
+        params.insert("band".into(), join(b));
+    }
+    let out_type = match (&args.out_type, &recipe.ot) {
+        (Some(t), _) => Some(*t),
+        (None, Some(s)) => Some(
+            s.parse::<OutType>()
+                .map_err(|e| usage(format!("recipe ot: {e}")))?,
+        ),
+        (None, None) => None,
+    };
+    let policy = match (args.policy, &recipe.nodata_policy) {
+        (Some(p), _) => p,
+        (None, Some(p)) => p
+            .parse::<NodataPolicy>()
+            .map_err(|e| usage(format!("recipe nodata_policy: {e}")))?,
+        (None, None) => NodataPolicy::default(),
+    };
+    let format = match (args.format, &recipe.format) {
+        (Some(f), _) => f,
+        (None, Some(f)) => f
+            .parse::<Format>()
+            .map_err(|e| usage(format!("recipe format: {e}")))?,
+        (None, None) => Format::GTiff,
+    };
+    let overviews = match (&args.overviews, &recipe.overviews) {
+        (Some(o), _) => Some(o.clone()),
+        (None, Some(v)) => Some(
+            value_string(v)
+                .parse()
+                .map_err(|e| usage(format!("recipe overviews: {e}")))?,
+        ),
+        (None, None) => None,
+    };
+    let resampling = match (args.resampling, &recipe.resampling) {
+        (Some(r), _) => Some(r),
+        (None, Some(r)) => Some(
+            r.parse()
+                .map_err(|e| usage(format!("recipe resampling: {e}")))?,
+        ),
+        (None, None) => None,
+    };
+    // Config, then recipe, then flags: later layers win key by key.
+    let mut co: CreationOptions = cfg.output.creation_options.iter().collect();
+    co.merge(&recipe.co.iter().collect());
+    co.merge(&args.creation_options);
+    let name = args.recipe.clone().unwrap_or_else(|| match &op {
+        OpSpec::Expr(_) => "expr".into(),
+        OpSpec::Named(n) => n.clone(),
+    });
+    let output = match &args.output {
+        Some(o) => o.clone(),
+        None => {
+            let template = recipe.output.as_deref().unwrap_or("{stem}_{recipe}.tif");
+            let dir = cfg
+                .output
+                .dir
+                .clone()
+                .unwrap_or_else(|| input.parent().map(Path::to_path_buf).unwrap_or_default());
+            dir.join(render(template, input, &name)?)
+        }
+    };
+    let window = args
+        .window
+        .or((cfg.engine.window > 0).then_some(cfg.engine.window));
+    if window == Some(0) {
+        return Err(usage("--window: must be at least 1"));
+    }
+    Ok(JobSpec {
+        input: input.to_path_buf(),
+        output,
+        op,
+        params,
+        recipe: args.recipe.clone(),
+        out_type,
+        nodata: args.nodata.or(recipe.nodata),
+        policy,
+        format,
+        overviews,
+        resampling,
+        creation_options: co,
+        window,
+        drivers: cfg.input.allowed_drivers.clone(),
+        limits: cfg.limits(),
+    })
+}
+
+fn join(b: &[usize]) -> String {
+    b.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Render an output-name template. The result must be a plain file name:
+/// a template can never place output outside the output folder.
+pub fn render(template: &str, input: &Path, recipe: &str) -> Result<PathBuf, Error> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    // Work in bytes so a non-UTF-8 input name keeps its exact bytes: a lossy
+    // copy would map different inputs to the same output.
+    let part = |o: Option<&std::ffi::OsStr>| o.map(|s| s.as_bytes().to_vec()).unwrap_or_default();
+    let (stem, ext) = (part(input.file_stem()), part(input.extension()));
+    let mut name = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        name.extend_from_slice(&rest.as_bytes()[..i]);
+        let tail = &rest[i..];
+        let (value, skip): (&[u8], usize) = if tail.starts_with("{stem}") {
+            (&stem, 6)
+        } else if tail.starts_with("{recipe}") {
+            (recipe.as_bytes(), 8)
+        } else if tail.starts_with("{ext}") {
+            (&ext, 5)
+        } else {
+            (b"{", 1)
+        };
+        name.extend_from_slice(value);
+        rest = &tail[skip..];
+    }
+    name.extend_from_slice(rest.as_bytes());
+    let p = PathBuf::from(std::ffi::OsString::from_vec(name));
+    let mut comps = p.components();
+    match (comps.next(), comps.next()) {
+        (Some(Component::Normal(_)), None) if !p.as_os_str().as_bytes().contains(&b'/') => Ok(p),
+        _ => Err(usage(format!(
+            "output template '{template}' gives '{}', which is not a plain file name in the output folder",
+            crate::error::show(&p)
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_utf8_names_keep_their_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let a = Path::new(std::ffi::OsStr::from_bytes(b"/in/x\xff.tif"));
+        let b = Path::new(std::ffi::OsStr::from_bytes(b"/in/x\xfe.tif"));
+        let (ra, rb) = (
+            render("{stem}_{recipe}.{ext}", a, "r").unwrap(),
+            render("{stem}_{recipe}.{ext}", b, "r").unwrap(),
+        );
+        assert_eq!(ra.as_os_str().as_bytes(), b"x\xff_r.tif");
+        assert_ne!(ra, rb);
+    }
+
+    #[test]
+    fn templates_cannot_escape_the_output_folder() {
+        let i = Path::new("/in/scene.tif");
+        assert_eq!(
+            render("{stem}_{recipe}.tif", i, "ndvi").unwrap(),
+            PathBuf::from("scene_ndvi.tif")
+        );
+        for bad in ["../{stem}.tif", "/etc/{stem}", "a/b.tif", "..", ".", ""] {
+            assert!(render(bad, i, "x").is_err(), "{bad}");
+        }
+    }
+}

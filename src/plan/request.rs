@@ -1,0 +1,43 @@
+//! What a caller asks for, typed: the CLI builds one from its flags, the
+//! daemon from a rule (just a recipe name). `recipe::resolve` merges it over
+//! the named recipe and the config. No clap here: the daemon never goes
+//! through command-line parsing to start a job.
+
+use std::path::PathBuf;
+
+use crate::ops::{NodataPolicy, OutType, Resampling};
+use crate::plan::recipe::OpSpec;
+use crate::sink::overviews::Levels;
+use crate::sink::spec::Format;
+
+/// Overrides of the recipe and config; `None`/empty means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub input: PathBuf,
+    /// A recipe from the config file.
+    pub recipe: Option<String>,
+    pub output: Option<PathBuf>,
+    /// `--expr` or `--op`; replaces the recipe's op and its parameters.
+    pub op: Option<OpSpec>,
+    pub set: Vec<(String, String)>,
+    pub band: Option<Vec<usize>>,
+    pub out_type: Option<OutType>,
+    pub nodata: Option<f64>,
+    pub policy: Option<NodataPolicy>,
+    pub creation_options: crate::sink::options::CreationOptions,
+    pub format: Option<Format>,
+    pub overviews: Option<Levels>,
+    pub resampling: Option<Resampling>,
+    pub window: Option<usize>,
+}
+
+impl Request {
+    /// What the daemon runs for a file matched by a rule.
+    pub fn recipe(input: PathBuf, recipe: &str) -> Request {
+        Request {
+            input,
+            recipe: Some(recipe.to_string()),
+            ..Request::default()
+        }
+    }
+}

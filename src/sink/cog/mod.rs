@@ -1,0 +1,181 @@
+//! Cloud-Optimized GeoTIFF output.
+//!
+//! GDAL 3.6's COG driver is CreateCopy-only, so the writer first fills a
+//! tiled temp GTiff, [`crate::sink::overviews`] builds the requested levels into
+//! it, and this module copies it into a COG under a second temp name, with
+//! `OVERVIEWS=FORCE_USE_EXISTING` (the levels and resampling tilerun chose)
+//! or `NONE`. The copy decodes and re-encodes every tile, serially after the
+//! windows are done, so unless the user says otherwise it compresses with
+//! one thread per core (`NUM_THREADS`): the engine is idle by then.
+//!
+//! That copy is the slow path. Whenever the codec's blocks are portable and
+//! the overviews are halvings built with a method [`crate::sink::pyramid`]
+//! reproduces, the COG is instead assembled from blocks the workers encode
+//! ([`assemble`]); [`block_options`] decides.
+
+mod assemble;
+mod framed;
+pub mod tiff;
+
+pub use assemble::Assembly;
+
+use std::ffi::CString;
+use std::path::Path;
+
+use crate::sink::options::CreationOptions;
+use crate::sink::spec::OutputSpec;
+
+/// Options for the COG driver: the user's, plus tilerun's overview policy
+/// and (unless set) multi-threaded compression.
+pub fn options(out: &OutputSpec) -> CreationOptions {
+    let mut opts = out.creation_options.clone();
+    let mode = if out.overviews.is_empty() {
+        "NONE"
+    } else {
+        "FORCE_USE_EXISTING"
+    };
+    opts.set("OVERVIEWS", mode);
+    if opts.get("NUM_THREADS").is_none() {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        opts.set("NUM_THREADS", n.to_string());
+    }
+    opts
+}
+
+pub fn translate(out: &OutputSpec, src: &Path, dst: &Path) -> anyhow::Result<()> {
+    translate_with(out, src, dst, &[])
+}
+
+fn translate_with(
+    out: &OutputSpec,
+    src: &Path,
+    dst: &Path,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let ds = gdal::Dataset::open(src)?;
+    let driver = gdal::DriverManager::get_driver_by_name("COG")?;
+    let mut opts = gdal::cpl::CslStringList::new();
+    for (k, v) in options(out).iter() {
+        opts.set_name_value(k, v)?;
+    }
+    for (k, v) in extra {
+        opts.set_name_value(k, v)?;
+    }
+    let c_dst = CString::new(dst.as_os_str().as_encoded_bytes())?;
+    crate::gdal::env::clear_messages();
+    // SAFETY: valid handles and NUL-terminated strings.
+    let h = unsafe {
+        gdal_sys::GDALCreateCopy(
+            driver.c_driver(),
+            c_dst.as_ptr(),
+            ds.c_dataset(),
+            0,
+            opts.as_ptr(),
+            None,
+            std::ptr::null_mut(),
+        )
+    };
+    if h.is_null() {
+        let why =
+            crate::gdal::env::first_failure().unwrap_or_else(|| "COG CreateCopy failed".into());
+        anyhow::bail!("creating COG: {}", why.trim());
+    }
+    // SAFETY: we own the handle.
+    unsafe { gdal_sys::GDALClose(h) };
+    if let Some(msg) = crate::gdal::env::first_failure() {
+        anyhow::bail!("creating COG: {}", msg.trim());
+    }
+    Ok(())
+}
+
+/// COG options the assembled path understands; any other sends the job down
+/// the CreateCopy path, which lets GDAL interpret it.
+const ASSEMBLY_OPTIONS: &[&str] = &[
+    "BLOCKSIZE",
+    "COMPRESS",
+    "PREDICTOR",
+    "LEVEL",
+    "BIGTIFF",
+    "NUM_THREADS",
+    "GEOTIFF_VERSION",
+];
+
+/// Codecs with self-contained blocks, as (COG name, TIFF Compression code).
+const CODECS: &[(&str, u64)] = &[
+    ("NONE", 1),
+    ("LZW", 5),
+    ("DEFLATE", 8),
+    ("PACKBITS", 32773),
+    ("LZMA", 34925),
+    ("ZSTD", 50000),
+];
+
+/// The GTiff creation options that make the encoder produce the blocks the
+/// COG driver would, or None when the job must take the CreateCopy path.
+pub fn block_options(out: &OutputSpec, size: (usize, usize)) -> Option<CreationOptions> {
+    let opts = &out.creation_options;
+    if opts.keys().any(|k| !ASSEMBLY_OPTIONS.contains(&k)) {
+        return None;
+    }
+    if !crate::sink::pyramid::supports(out.resampling, size, out.overviews.len())
+        || !out.overviews.iter().enumerate().all(|(i, &f)| f == 2 << i)
+    {
+        return None;
+    }
+    // GDAL drops a level the size of another (1-pixel rasters); the copy
+    // path does whatever GDAL does there.
+    let mut dims = vec![size];
+    for f in &out.overviews {
+        let d = (size.0.div_ceil(*f), size.1.div_ceil(*f));
+        if dims.contains(&d) {
+            return None;
+        }
+        dims.push(d);
+    }
+    let compress = opts.get("COMPRESS").unwrap_or("LZW").to_ascii_uppercase();
+    CODECS.iter().find(|(n, _)| *n == compress)?;
+    // The COG driver applies a predictor only with these codecs.
+    let predicts = ["LZW", "DEFLATE", "ZSTD"].contains(&compress.as_str());
+    let predictor = match opts
+        .get("PREDICTOR")
+        .filter(|_| predicts)
+        .unwrap_or("NO")
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "YES" | "TRUE" | "ON" if out.out_type.is_float() => "3",
+        "YES" | "TRUE" | "ON" | "STANDARD" | "2" => "2",
+        "FLOATING_POINT" | "3" => "3",
+        "NO" | "FALSE" | "OFF" | "1" => "1",
+        _ => return None,
+    };
+    let (tw, th) = out.tile;
+    let mut g: CreationOptions = [
+        ("TILED", "YES".to_string()),
+        ("BLOCKXSIZE", tw.to_string()),
+        ("BLOCKYSIZE", th.to_string()),
+        ("COMPRESS", compress.clone()),
+        ("PREDICTOR", predictor.into()),
+    ]
+    .into_iter()
+    .collect();
+    if let Some(level) = opts.get("LEVEL") {
+        let key = match compress.as_str() {
+            "DEFLATE" => "ZLEVEL",
+            "ZSTD" => "ZSTD_LEVEL",
+            "LZMA" => "LZMA_PRESET",
+            _ => return None,
+        };
+        g.set(key, level);
+    }
+    Some(g)
+}
+
+/// (Compression, Predictor) tag values the encoder's options produce.
+pub fn codes(gtiff: &CreationOptions) -> Option<(u64, u64)> {
+    let c = gtiff.get("COMPRESS")?.to_ascii_uppercase();
+    let code = CODECS.iter().find(|(n, _)| *n == c)?.1;
+    let predictor = gtiff.get("PREDICTOR").unwrap_or("1").parse().ok()?;
+    // GDAL writes no Predictor tag for uncompressed data.
+    Some((code, if code == 1 { 1 } else { predictor }))
+}

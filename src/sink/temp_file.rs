@@ -1,0 +1,138 @@
+//! Atomic output files.
+//!
+//! An output only ever appears complete: it is written under a hidden temp
+//! name in the destination folder (same filesystem, so the final rename is
+//! atomic), closed, fsynced, renamed, and the folder fsynced so the rename
+//! survives a crash. Until then a [`TempFile`] guard owns the temp name and
+//! removes it on every exit path: error, panic, or a cancelled job. The temp
+//! names follow one pattern so the daemon can sweep strays after a crash.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Marker every temp output name carries; see [`is_temp_name`].
+pub const TEMP_MARKER: &str = ".tilerun-tmp-";
+
+/// A temp file that is deleted when dropped unless it was committed.
+pub struct TempFile {
+    path: PathBuf,
+    slot: Option<usize>,
+}
+
+impl TempFile {
+    /// A fresh temp name beside `final_path`.
+    pub fn beside(final_path: &Path, suffix: &str) -> TempFile {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let dir = final_path.parent().unwrap_or(Path::new("."));
+        let stem = final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let name = format!(".{stem}{TEMP_MARKER}{}-{n}{suffix}", std::process::id());
+        let path = dir.join(name);
+        let slot = crate::engine::shutdown::register_temp(&path);
+        TempFile { path, slot }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// fsync the file, rename it to `final_path`, fsync the folder.
+    pub fn commit(mut self, final_path: &Path) -> std::io::Result<()> {
+        File::open(&self.path)?.sync_all()?;
+        std::fs::rename(&self.path, final_path)?;
+        self.release();
+        sync_dir(final_path.parent().unwrap_or(Path::new(".")))
+    }
+
+    fn release(&mut self) {
+        if let Some(s) = self.slot.take() {
+            crate::engine::shutdown::unregister_temp(s);
+        }
+        self.path = PathBuf::new();
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        self.release();
+    }
+}
+
+/// fsync a folder so a rename in it is durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    File::open(dir)?.sync_all()
+}
+
+/// True for names tilerun gives its temp outputs.
+pub fn is_temp_name(name: &std::ffi::OsStr) -> bool {
+    let b = name.as_bytes();
+    b.first() == Some(&b'.')
+        && b.windows(TEMP_MARKER.len())
+            .any(|w| w == TEMP_MARKER.as_bytes())
+}
+
+/// A path as a C string for the signal-safe registry.
+pub fn c_path(p: &Path) -> Option<CString> {
+    CString::new(p.as_os_str().as_bytes()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_hidden_and_recognised() {
+        let t = TempFile::beside(Path::new("/tmp/x/out.tif"), ".tif");
+        let name = t.path().file_name().unwrap();
+        assert!(name.to_string_lossy().starts_with(".out.tif"));
+        assert!(is_temp_name(name));
+        assert!(!is_temp_name(std::ffi::OsStr::new("out.tif")));
+        assert_eq!(t.path().parent(), Some(Path::new("/tmp/x")));
+    }
+
+    #[test]
+    fn dropped_temp_is_removed_and_committed_one_is_renamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let fin = dir.path().join("a.tif");
+        let t = TempFile::beside(&fin, ".tif");
+        std::fs::write(t.path(), b"x").unwrap();
+        let p = t.path().to_path_buf();
+        drop(t);
+        assert!(!p.exists());
+        let t = TempFile::beside(&fin, ".tif");
+        std::fs::write(t.path(), b"y").unwrap();
+        t.commit(&fin).unwrap();
+        assert_eq!(std::fs::read(&fin).unwrap(), b"y");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
+
+/// True when the filesystem holding `dir` is (nearly) full: GDAL's write
+/// path reports a full disk without the errno, so the writer asks the
+/// filesystem itself before deciding a failure's kind.
+pub fn disk_full(dir: &std::path::Path) -> bool {
+    let Some(c) = c_path(dir) else {
+        return false;
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path, and a zeroed struct for the kernel to fill.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    let free = st.f_bavail as u128 * st.f_frsize as u128;
+    free < 4 * 1024 * 1024
+}
