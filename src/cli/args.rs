@@ -129,7 +129,6 @@ impl RunArgs {
     /// The typed request the plan takes: every string flag parsed here, so
     /// a bad value is a usage error naming the flag.
     pub fn request(&self, input: &Path) -> Result<Request, Error> {
-        let flag = |name: &'static str| move |e: String| usage(format!("--{name}: {e}"));
         let op = match (&self.expr, &self.op) {
             (Some(e), _) => Some(OpSpec::Expr(e.clone())),
             (None, Some(o)) => Some(OpSpec::Named(o.clone())),
@@ -144,34 +143,26 @@ impl RunArgs {
             band: self.band.clone(),
             out_type: self.ot.map(|t| t.0),
             nodata: self.nodata,
-            policy: self
-                .nodata_policy
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(flag("nodata-policy"))?,
+            policy: parsed(&self.nodata_policy, "--nodata-policy: ")?,
             creation_options: self.co.iter().map(|(k, v)| (k, v.clone())).collect(),
-            format: self
-                .format
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(flag("of"))?,
-            overviews: self
-                .overviews
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(usage)?,
-            resampling: self
-                .resampling
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(usage)?,
+            format: parsed(&self.format, "--of: ")?,
+            // These two name their flag in their own messages.
+            overviews: parsed(&self.overviews, "")?,
+            resampling: parsed(&self.resampling, "")?,
             window: self.window,
         })
     }
+}
+
+/// A string flag parsed into its type; a bad value is a usage error.
+fn parsed<T: std::str::FromStr<Err = String>>(
+    v: &Option<String>,
+    flag: &str,
+) -> Result<Option<T>, Error> {
+    v.as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| usage(format!("{flag}{e}")))
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {

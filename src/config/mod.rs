@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::input::Limits;
+use crate::ops::{NodataPolicy, OutType, Resampling};
+use crate::sink::overviews::Levels;
+use crate::sink::spec::Format;
 
 pub mod watch;
 
@@ -109,15 +112,15 @@ pub struct Recipe {
     #[serde(default)]
     pub set: BTreeMap<String, toml::Value>,
     pub band: Option<BandList>,
-    pub ot: Option<String>,
+    pub ot: Option<OutType>,
     pub nodata: Option<f64>,
-    pub nodata_policy: Option<String>,
+    pub nodata_policy: Option<NodataPolicy>,
     /// Output name template: `{stem}`, `{recipe}`, `{ext}`.
     pub output: Option<String>,
-    pub format: Option<String>,
+    pub format: Option<Format>,
     /// `"auto"`, `"none"`, or factors: `[2, 4, 8]` or `"2,4,8"`.
-    pub overviews: Option<toml::Value>,
-    pub resampling: Option<String>,
+    pub overviews: Option<Levels>,
+    pub resampling: Option<Resampling>,
     #[serde(default)]
     pub co: BTreeMap<String, String>,
 }

@@ -162,7 +162,7 @@ fn write(o: &mut Open, win: Window, data: Payload) -> anyhow::Result<()> {
                     ds,
                     rect,
                     o.job.op.out_bands(),
-                    o.job.output.out_type,
+                    o.job.output.out_type.gdal(),
                     &buf,
                 )?;
             }

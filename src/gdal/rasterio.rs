@@ -33,11 +33,13 @@ pub fn write_bands(
     ds: &Dataset,
     win: Window,
     n: usize,
-    t: crate::ops::OutType,
+    t: GDALDataType::Type,
     data: &[u8],
 ) -> anyhow::Result<()> {
+    // SAFETY: a pure lookup on the type code.
+    let size = unsafe { gdal_sys::GDALGetDataTypeSizeBytes(t) } as usize;
     anyhow::ensure!(
-        data.len() == win.pixels() * n * t.size(),
+        size > 0 && data.len() == win.pixels() * n * size,
         "buffer size mismatch"
     );
     let bands: Vec<usize> = (1..=n).collect();
@@ -49,7 +51,7 @@ pub fn write_bands(
             GDALRWFlag::GF_Write,
             win,
             &bands,
-            t.gdal(),
+            t,
             data.as_ptr() as *mut _,
         )
     }

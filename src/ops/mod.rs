@@ -58,7 +58,7 @@ pub struct InputInfo {
 }
 
 /// Output sample types tilerun writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde_with::DeserializeFromStr)]
 pub enum OutType {
     Byte,
     UInt16,
@@ -70,7 +70,7 @@ pub enum OutType {
 }
 
 /// How nodata inputs reach an op (see README, "Nodata policy").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde_with::DeserializeFromStr)]
 pub enum NodataPolicy {
     /// Any nodata input at a pixel makes that output pixel nodata.
     #[default]

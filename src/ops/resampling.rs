@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 /// The methods GDAL 3.6's `GDALBuildOverviews` implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde_with::DeserializeFromStr)]
 pub enum Resampling {
     Nearest,
     Average,

@@ -105,7 +105,7 @@ fn output_spec(spec: &JobSpec, meta: &InputMeta, op: &dyn ops::Op) -> Result<Out
             out_type.range(),
         )));
     }
-    let (creation_options, tile) = crate::sink::options::creation_options(
+    let (creation_options, tile) = crate::sink::spec::creation_options(
         spec.format,
         out_type,
         &spec.creation_options,

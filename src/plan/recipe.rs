@@ -88,45 +88,12 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
     if let Some(b) = &args.band {
         params.insert("band".into(), join(b));
     }
-    let out_type = match (&args.out_type, &recipe.ot) {
-        (Some(t), _) => Some(*t),
-        (None, Some(s)) => Some(
-            s.parse::<OutType>()
-                .map_err(|e| usage(format!("recipe ot: {e}")))?,
-        ),
-        (None, None) => None,
-    };
-    let policy = match (args.policy, &recipe.nodata_policy) {
-        (Some(p), _) => p,
-        (None, Some(p)) => p
-            .parse::<NodataPolicy>()
-            .map_err(|e| usage(format!("recipe nodata_policy: {e}")))?,
-        (None, None) => NodataPolicy::default(),
-    };
-    let format = match (args.format, &recipe.format) {
-        (Some(f), _) => f,
-        (None, Some(f)) => f
-            .parse::<Format>()
-            .map_err(|e| usage(format!("recipe format: {e}")))?,
-        (None, None) => Format::GTiff,
-    };
-    let overviews = match (&args.overviews, &recipe.overviews) {
-        (Some(o), _) => Some(o.clone()),
-        (None, Some(v)) => Some(
-            value_string(v)
-                .parse()
-                .map_err(|e| usage(format!("recipe overviews: {e}")))?,
-        ),
-        (None, None) => None,
-    };
-    let resampling = match (args.resampling, &recipe.resampling) {
-        (Some(r), _) => Some(r),
-        (None, Some(r)) => Some(
-            r.parse()
-                .map_err(|e| usage(format!("recipe resampling: {e}")))?,
-        ),
-        (None, None) => None,
-    };
+    // Recipe values were typed (and checked) when the config was read.
+    let out_type = args.out_type.or(recipe.ot);
+    let policy = args.policy.or(recipe.nodata_policy).unwrap_or_default();
+    let format = args.format.or(recipe.format).unwrap_or_default();
+    let overviews = args.overviews.clone().or(recipe.overviews.clone());
+    let resampling = args.resampling.or(recipe.resampling);
     // Config, then recipe, then flags: later layers win key by key.
     let mut co: CreationOptions = cfg.output.creation_options.iter().collect();
     co.merge(&recipe.co.iter().collect());

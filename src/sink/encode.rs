@@ -233,7 +233,7 @@ fn write_scratch(
         w: pw,
         h: ph,
     };
-    crate::gdal::rasterio::write_bands(&ds, rect, l.bands, l.out_type, data)?;
+    crate::gdal::rasterio::write_bands(&ds, rect, l.bands, l.out_type.gdal(), data)?;
     crate::sink::create::close(ds)
 }
 

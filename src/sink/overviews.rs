@@ -23,11 +23,33 @@ use crate::ops::Resampling;
 pub const AUTO_MIN: usize = 512;
 
 /// What `--overviews` (or a recipe's `overviews`) asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "LevelsToml")]
 pub enum Levels {
     None,
     Auto,
     Factors(Vec<usize>),
+}
+
+/// A recipe's `overviews`: `"auto"`, `"none"`, `"2,4,8"` or `[2, 4, 8]`.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum LevelsToml {
+    Text(String),
+    Factors(Vec<u64>),
+}
+
+impl TryFrom<LevelsToml> for Levels {
+    type Error = String;
+    fn try_from(v: LevelsToml) -> Result<Levels, String> {
+        match v {
+            LevelsToml::Text(s) => s.parse(),
+            LevelsToml::Factors(f) => {
+                let s: Vec<String> = f.iter().map(u64::to_string).collect();
+                s.join(",").parse()
+            }
+        }
+    }
 }
 
 impl FromStr for Levels {

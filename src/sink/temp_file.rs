@@ -7,11 +7,13 @@
 //! removes it on every exit path: error, panic, or a cancelled job. The temp
 //! names follow one pattern so the daemon can sweep strays after a crash.
 
+use std::cell::UnsafeCell;
 use std::ffi::CString;
+
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 /// Marker every temp output name carries; see [`is_temp_name`].
 pub const TEMP_MARKER: &str = ".tilerun-tmp-";
@@ -34,7 +36,7 @@ impl TempFile {
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
         let name = format!(".{stem}{TEMP_MARKER}{}-{n}{suffix}", std::process::id());
         let path = dir.join(name);
-        let slot = crate::engine::shutdown::register_temp(&path);
+        let slot = register_temp(&path);
         TempFile { path, slot }
     }
 
@@ -52,7 +54,7 @@ impl TempFile {
 
     fn release(&mut self) {
         if let Some(s) = self.slot.take() {
-            crate::engine::shutdown::unregister_temp(s);
+            unregister_temp(s);
         }
         self.path = PathBuf::new();
     }
@@ -90,6 +92,85 @@ pub fn c_path(p: &Path) -> Option<CString> {
     CString::new(p.as_os_str().as_bytes()).ok()
 }
 
+/// True when the filesystem holding `dir` is (nearly) full: GDAL's write
+/// path reports a full disk without the errno, so the writer asks the
+/// filesystem itself before deciding a failure's kind.
+pub fn disk_full(dir: &std::path::Path) -> bool {
+    let Some(c) = c_path(dir) else {
+        return false;
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path, and a zeroed struct for the kernel to fill.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    let free = st.f_bavail as u128 * st.f_frsize as u128;
+    free < 4 * 1024 * 1024
+}
+
+// The table of live temp paths, for an immediate exit on a second signal
+// (see `engine::shutdown`): fixed-size, so the handler can walk it.
+
+const SLOTS: usize = 64;
+const PATH_MAX: usize = 4096;
+const FREE: u8 = 0;
+const BUSY: u8 = 1;
+const ARMED: u8 = 2;
+
+struct Slot {
+    state: AtomicU8,
+    path: UnsafeCell<[u8; PATH_MAX]>,
+}
+
+// SAFETY: `path` is written only by the thread that moved `state` FREE→BUSY,
+// and read (by the handler) only while `state` is ARMED.
+unsafe impl Sync for Slot {}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY: Slot = Slot {
+    state: AtomicU8::new(FREE),
+    path: UnsafeCell::new([0; PATH_MAX]),
+};
+static TABLE: [Slot; SLOTS] = [EMPTY; SLOTS];
+
+/// Remember `path` so an immediate exit can remove it. Returns the slot, or
+/// None if the table is full or the path too long (then only the normal
+/// cleanup paths, and the daemon's start-up sweep, remove it).
+pub fn register_temp(path: &Path) -> Option<usize> {
+    let c = c_path(path)?;
+    let bytes = c.as_bytes_with_nul();
+    if bytes.len() > PATH_MAX {
+        return None;
+    }
+    for (i, slot) in TABLE.iter().enumerate() {
+        if slot
+            .state
+            .compare_exchange(FREE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            // SAFETY: we own the slot while it is BUSY.
+            unsafe { (&mut *slot.path.get())[..bytes.len()].copy_from_slice(bytes) };
+            slot.state.store(ARMED, Ordering::Release);
+            return Some(i);
+        }
+    }
+    None
+}
+
+pub fn unregister_temp(slot: usize) {
+    TABLE[slot].state.store(FREE, Ordering::Release);
+}
+
+/// Remove every live temp file; safe to call from a signal handler.
+pub fn unlink_all_temps() {
+    for slot in TABLE.iter() {
+        if slot.state.load(Ordering::Acquire) == ARMED {
+            // SAFETY: unlink is async-signal-safe; the buffer is NUL-terminated.
+            unsafe { libc::unlink(slot.path.get() as *const libc::c_char) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,20 +200,4 @@ mod tests {
         assert_eq!(std::fs::read(&fin).unwrap(), b"y");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
-}
-
-/// True when the filesystem holding `dir` is (nearly) full: GDAL's write
-/// path reports a full disk without the errno, so the writer asks the
-/// filesystem itself before deciding a failure's kind.
-pub fn disk_full(dir: &std::path::Path) -> bool {
-    let Some(c) = c_path(dir) else {
-        return false;
-    };
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid path, and a zeroed struct for the kernel to fill.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return false;
-    }
-    let free = st.f_bavail as u128 * st.f_frsize as u128;
-    free < 4 * 1024 * 1024
 }

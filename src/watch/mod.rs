@@ -7,11 +7,13 @@
 //! `NAME.error.json`, in failed/. Everything here is about never losing,
 //! repeating or half-writing a file across crashes, signals and full disks.
 //!
-//! Module map: `config` (the `[watch]` table), `scan` (when a file is
-//! complete), `watcher` (inotify), `claim` (atomic moves, lock, sweep),
-//! `feeder` (prepare + feed thread), `daemon` (the main loop), `inbox` (what to do with each name), `outcome` (how attempts end), `finish`
-//! (done/failed/retry and the per-file log line), `errors` (transient
-//! causes, watch limits), `sdnotify` (systemd), `log` (journald/JSON).
+//! Module map: `scan` (when a file is complete), `watcher` (inotify),
+//! `claim` (atomic moves, lock, sweep), `feeder` (prepare + feed thread),
+//! `daemon` (the main loop), `inbox` (what to do with each name), `outcome`
+//! (how attempts end; retries decided by the error's kind), `finish`
+//! (done/failed/retry and the per-file log line), `errors` (watch limits),
+//! `sdnotify` (systemd), `log` (journald/JSON). The `[watch]` table itself
+//! is `crate::config::watch`.
 
 pub mod claim;
 pub mod daemon;

@@ -229,11 +229,27 @@ fn a_full_output_disk_is_retried_with_backoff_then_failed_or_recovered() {
     });
     let e = error_json(&site, "never.tif");
     assert_eq!(e["attempts"], 3, "{e}");
+    // The cause names the OS error and the output it was writing.
+    let cause = e["cause"].as_str().unwrap();
     assert!(
-        e["cause"].as_str().unwrap().contains("No space left"),
+        cause.contains("No space left on device") && cause.contains("never_ndvi.tif"),
         "{e}"
     );
     assert_eq!(d.count("retry", "never.tif"), 2, "{}", d.text());
+    // The one-shot CLI says the same, with exit 1 and nothing left behind.
+    let cli = std::process::Command::new(crate::util::BIN)
+        .arg(fixture("scene_small.tif"))
+        .args(["--expr", "b1 * 1.5", "--ot", "Float64", "-q", "-o"])
+        .arg(site.out.join("cli.tif"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&cli.stderr);
+    assert_eq!(cli.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("No space left on device") && err.contains("cli.tif"),
+        "{err}"
+    );
+    assert_no_temp(&site.out);
     // Now one that recovers: space comes back between attempts.
     site.drop_in(&fixture("scene_small.tif"), "later.tif");
     d.wait_log(60, "a retry of later.tif", |v| {
