@@ -76,10 +76,7 @@ pub fn run(input: &Path, args: &RunArgs, common: &Common) -> Result<(), Error> {
                     .op
                     .bands()
                     .iter()
-                    // SAFETY: plain query on a GDAL type code.
-                    .map(|&b| unsafe {
-                        gdal_sys::GDALGetDataTypeSizeBytes(ctx.input.bands[b - 1].gdal_type)
-                    } as f64)
+                    .map(|&b| crate::gdal::ffi::type_size(ctx.input.bands[b - 1].gdal_type) as f64)
                     .sum();
                 let bytes_in = summary.pixels as f64 * sample_bytes;
                 let warnings: Vec<&String> =

@@ -3,5 +3,6 @@
 //! Keeping the `unsafe` here lets every other stage stay safe Rust.
 
 pub mod env;
+pub mod ffi;
 pub mod libtiff;
 pub mod rasterio;

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 use std::ffi::CString;
 
-use gdal::cpl::CslStringList;
 use gdal::{Dataset, GdalOpenFlags, Metadata};
 use gdal_sys::GDALDataType;
 
@@ -97,38 +96,17 @@ pub fn open(path: &Path, drivers: &[String]) -> anyhow::Result<Dataset> {
         bytes.splice(0..0, *b"./");
     }
     let c_path = CString::new(bytes).map_err(|_| anyhow::anyhow!("path contains a NUL byte"))?;
-    let mut list = CslStringList::new();
-    for d in drivers {
-        list.add_string(d)?;
-    }
     let flags = GdalOpenFlags::GDAL_OF_RASTER
         | GdalOpenFlags::GDAL_OF_READONLY
         | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR;
     static REGISTER: std::sync::Once = std::sync::Once::new();
     REGISTER.call_once(gdal::DriverManager::register_all);
-    crate::gdal::env::clear_messages();
-    // SAFETY: NUL-terminated path, NULL-terminated driver list that outlives
-    // the call, no open options or sibling list.
-    let h = unsafe {
-        gdal_sys::GDALOpenEx(
-            c_path.as_ptr(),
-            flags.bits(),
-            list.as_ptr() as *const *const std::ffi::c_char,
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    if h.is_null() {
-        let detail =
-            crate::gdal::env::first_failure().unwrap_or_else(|| "GDAL cannot open it".into());
-        anyhow::bail!(
-            "not a raster tilerun may read (allowed drivers: {}): {}",
+    crate::gdal::ffi::open_ex(&c_path, flags, drivers).map_err(|why| {
+        anyhow::anyhow!(
+            "not a raster tilerun may read (allowed drivers: {}): {why}",
             drivers.join(", "),
-            detail.trim()
-        );
-    }
-    // SAFETY: a fresh handle we now own.
-    Ok(unsafe { Dataset::from_c_dataset(h) })
+        )
+    })
 }
 
 fn refuse_virtual(path: &Path) -> anyhow::Result<()> {
@@ -198,8 +176,7 @@ impl InputMeta {
         for i in 1..=count {
             let b = ds.rasterband(i)?;
             // The crate's enum has no complex or 64-bit variants: ask GDAL.
-            // SAFETY: a valid band handle.
-            let t = unsafe { gdal_sys::GDALGetRasterDataType(b.c_rasterband()) };
+            let t = crate::gdal::ffi::band_type(&b);
             check_type(i, t)?;
             let flags = b.mask_flags()?;
             bands.push(BandMeta {
@@ -263,16 +240,7 @@ impl InputMeta {
 
 /// Sample types tilerun computes on exactly, in f64.
 fn check_type(band: usize, t: GDALDataType::Type) -> anyhow::Result<()> {
-    // SAFETY: pure queries on a type code.
-    let (complex, name) = unsafe {
-        let n = gdal_sys::GDALGetDataTypeName(t);
-        let name = if n.is_null() {
-            "unknown".into()
-        } else {
-            std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned()
-        };
-        (gdal_sys::GDALDataTypeIsComplex(t) != 0, name)
-    };
+    let (name, complex) = crate::gdal::ffi::type_info(t);
     if complex {
         anyhow::bail!("band {band} has complex samples ({name}), which tilerun does not support");
     }
@@ -294,8 +262,7 @@ fn check_block(
 ) -> anyhow::Result<()> {
     let (bw, bh) = ds.rasterband(1)?.block_size();
     let sizes: Vec<u64> = types
-        // SAFETY: pure query on a type code.
-        .map(|t| unsafe { gdal_sys::GDALGetDataTypeSizeBytes(t) }.max(1) as u64)
+        .map(|t| crate::gdal::ffi::type_size(t).max(1) as u64)
         .collect();
     // Pixel-interleaved blocks are decoded for all bands at once.
     let interleaved = ds.metadata_item("INTERLEAVE", "IMAGE_STRUCTURE").as_deref() == Some("PIXEL");

@@ -10,7 +10,6 @@
 //! reports write errors at close only through the error handler, so closing
 //! checks the writer thread's GDAL messages.
 
-use std::ffi::CString;
 use std::path::Path;
 
 use anyhow::Context;
@@ -22,7 +21,6 @@ use crate::sink::temp_file::TempFile;
 
 /// Create the tiled GTiff that the windows are written into.
 pub fn create(out: &OutputSpec, path: &Path) -> anyhow::Result<Dataset> {
-    let bands = out.bands.len();
     let driver = gdal::DriverManager::get_driver_by_name("GTiff")?;
     let mut opts = gdal::cpl::CslStringList::new();
     for (k, v) in gtiff_options(out).iter() {
@@ -39,29 +37,15 @@ pub fn create(out: &OutputSpec, path: &Path) -> anyhow::Result<Dataset> {
         // the file and must not write blocks of its own.
         opts.set_name_value("SPARSE_OK", "TRUE")?;
     }
-    let c_path = CString::new(path.as_os_str().as_encoded_bytes())?;
-    // SAFETY: valid driver, NUL-terminated path and option list.
-    let h = unsafe {
-        gdal_sys::GDALCreate(
-            driver.c_driver(),
-            c_path.as_ptr(),
-            out.size.0 as i32,
-            out.size.1 as i32,
-            bands as i32,
-            out.out_type.gdal(),
-            opts.as_ptr(),
-        )
-    };
-    if h.is_null() {
-        let why = crate::gdal::env::first_failure().unwrap_or_else(|| "GDALCreate failed".into());
-        anyhow::bail!(
-            "cannot create output in {}: {}",
-            dir_of(&out.path),
-            why.trim()
-        );
-    }
-    // SAFETY: we own the fresh handle.
-    let mut ds = unsafe { Dataset::from_c_dataset(h) };
+    let mut ds = crate::gdal::ffi::create(
+        &driver,
+        path,
+        out.size,
+        out.bands.len(),
+        out.out_type.gdal(),
+        &opts,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot create output in {}: {e}", dir_of(&out.path)))?;
     copy_metadata(out, &mut ds)?;
     Ok(ds)
 }
@@ -113,7 +97,7 @@ fn copy_metadata(out: &OutputSpec, ds: &mut Dataset) -> anyhow::Result<()> {
     }
     for (domain, items) in &g.metadata {
         if domain.starts_with("xml:") {
-            set_domain(ds, domain, items)?;
+            crate::gdal::ffi::set_metadata_domain(ds, domain, items)?;
             continue;
         }
         for item in items {
@@ -147,24 +131,6 @@ fn copy_metadata(out: &OutputSpec, ds: &mut Dataset) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Set a whole metadata domain at once: XML domains hold one document, not
-/// KEY=VALUE items.
-fn set_domain(ds: &mut Dataset, domain: &str, items: &[String]) -> anyhow::Result<()> {
-    let mut list = gdal::cpl::CslStringList::new();
-    for i in items {
-        list.add_string(i)?;
-    }
-    let c_domain = CString::new(domain)?;
-    // SAFETY: valid handle, NULL-terminated list and domain; GDAL copies both.
-    let err =
-        unsafe { gdal_sys::GDALSetMetadata(ds.c_dataset(), list.as_ptr(), c_domain.as_ptr()) };
-    anyhow::ensure!(
-        err == gdal_sys::CPLErr::CE_None,
-        "cannot copy metadata domain {domain}"
-    );
-    Ok(())
-}
-
 /// `GEOTIFF_KEYS_FLAVOR` under which `wkt` reads back byte-identical, when
 /// the default does not manage it (ESRI-flavoured WKT needs `ESRI_PE`).
 pub fn keys_flavor(wkt: &str) -> Option<&'static str> {
@@ -175,28 +141,20 @@ pub fn keys_flavor(wkt: &str) -> Option<&'static str> {
 }
 
 fn reads_back(wkt: &str, flavor: &str) -> bool {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let name = format!(
-        "/vsimem/tilerun-crs-{}-{}.tif",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
+    let mem = crate::gdal::ffi::VsiMem::new("crs");
+    let name = mem.name();
     let same = (|| -> anyhow::Result<bool> {
         let driver = gdal::DriverManager::get_driver_by_name("GTiff")?;
         let opts = gdal::raster::RasterCreationOptions::from_iter([format!(
             "GEOTIFF_KEYS_FLAVOR={flavor}"
         )]);
-        let mut ds = driver.create_with_band_type_with_options::<u8, _>(&name, 1, 1, 1, &opts)?;
+        let mut ds = driver.create_with_band_type_with_options::<u8, _>(name, 1, 1, 1, &opts)?;
         ds.set_projection(wkt)?;
         drop(ds);
-        Ok(Dataset::open(&name)?.projection() == wkt)
+        Ok(Dataset::open(name)?.projection() == wkt)
     })()
     .unwrap_or(false);
-    if let Ok(c) = CString::new(name) {
-        // SAFETY: valid name; unlinking a missing file is harmless.
-        unsafe { gdal_sys::VSIUnlink(c.as_ptr()) };
-    }
+    drop(mem);
     crate::gdal::env::clear_messages();
     same
 }

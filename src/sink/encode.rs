@@ -9,12 +9,12 @@
 //! Only whole blocks can be encoded: this path is used when every window is
 //! aligned to the block grid, which the default window plan guarantees.
 
-use std::ffi::CString;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use gdal::{Dataset, Metadata};
 
+use crate::gdal::ffi::VsiMem;
 use crate::sink::spec::Layout;
 use crate::window::Window;
 
@@ -43,29 +43,25 @@ pub fn encode(l: &Layout, w: Window, data: &[u8]) -> anyhow::Result<Vec<(u32, Ve
     let ds = Dataset::open(name)?;
     let planes = if l.separate { l.bands } else { 1 };
     let mut out = Vec::with_capacity(nx * ny * planes);
-    let c_name = CString::new(name)?;
-    let mut len: gdal_sys::vsi_l_offset = 0;
-    // SAFETY: borrows the in-memory file's buffer; it lives until VsiMem drops.
-    let base = unsafe { gdal_sys::VSIGetMemFileBuffer(c_name.as_ptr(), &mut len, 0) };
-    anyhow::ensure!(!base.is_null(), "scratch file vanished");
-    // SAFETY: `len` bytes at `base` belong to the in-memory file.
-    let bytes = unsafe { std::slice::from_raw_parts(base, len as usize) };
-    for p in 0..planes {
-        let band = ds.rasterband(p + 1)?;
-        for by in 0..ny {
-            for bx in 0..nx {
-                let off = block_item(&band, "OFFSET", bx, by)?;
-                let size = block_item(&band, "SIZE", bx, by)?;
-                let chunk = bytes
-                    .get(off..off + size)
-                    .context("block outside the scratch file")?;
-                let gx = w.x / bw + bx;
-                let gy = w.y / bh + by;
-                let index = p * l.per_plane() + gy * l.per_row() + gx;
-                out.push((index as u32, chunk.to_vec()));
+    scratch.with_bytes(|bytes| -> anyhow::Result<()> {
+        for p in 0..planes {
+            let band = ds.rasterband(p + 1)?;
+            for by in 0..ny {
+                for bx in 0..nx {
+                    let off = block_item(&band, "OFFSET", bx, by)?;
+                    let size = block_item(&band, "SIZE", bx, by)?;
+                    let chunk = bytes
+                        .get(off..off + size)
+                        .context("block outside the scratch file")?;
+                    let gx = w.x / bw + bx;
+                    let gy = w.y / bh + by;
+                    let index = p * l.per_plane() + gy * l.per_row() + gx;
+                    out.push((index as u32, chunk.to_vec()));
+                }
             }
         }
-    }
+        Ok(())
+    })??;
     Ok(out)
 }
 
@@ -211,22 +207,15 @@ fn write_scratch(
         opts.set_name_value("BLOCKXSIZE", &l.block.0.to_string())?;
     }
     opts.set_name_value("BLOCKYSIZE", &l.block.1.to_string())?;
-    let c = CString::new(name)?;
-    // SAFETY: valid driver, name and options.
-    let h = unsafe {
-        gdal_sys::GDALCreate(
-            driver.c_driver(),
-            c.as_ptr(),
-            pw as i32,
-            ph as i32,
-            l.bands as i32,
-            l.out_type.gdal(),
-            opts.as_ptr(),
-        )
-    };
-    anyhow::ensure!(!h.is_null(), "cannot create in-memory scratch GTiff");
-    // SAFETY: fresh handle, owned here.
-    let ds = unsafe { Dataset::from_c_dataset(h) };
+    let ds = crate::gdal::ffi::create(
+        &driver,
+        std::path::Path::new(name),
+        (pw, ph),
+        l.bands,
+        l.out_type.gdal(),
+        &opts,
+    )
+    .context("cannot create in-memory scratch GTiff")?;
     let rect = Window {
         x: 0,
         y: 0,
@@ -235,43 +224,4 @@ fn write_scratch(
     };
     crate::gdal::rasterio::write_bands(&ds, rect, l.bands, l.out_type.gdal(), data)?;
     crate::sink::create::close(ds)
-}
-
-/// A unique in-memory file name, removed when dropped.
-pub struct VsiMem(String);
-
-impl VsiMem {
-    pub fn new(tag: &str) -> VsiMem {
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        VsiMem(format!(
-            "/vsimem/tilerun-{tag}-{}-{}.tif",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ))
-    }
-
-    pub fn name(&self) -> &str {
-        &self.0
-    }
-
-    /// A copy of the file's contents.
-    pub fn bytes(&self) -> anyhow::Result<Vec<u8>> {
-        let c = CString::new(self.0.as_str())?;
-        let mut len: gdal_sys::vsi_l_offset = 0;
-        // SAFETY: borrows the in-memory file's buffer, copied before `self`
-        // (which owns the file) can drop it.
-        let base = unsafe { gdal_sys::VSIGetMemFileBuffer(c.as_ptr(), &mut len, 0) };
-        anyhow::ensure!(!base.is_null(), "{} vanished", self.0);
-        // SAFETY: `len` bytes at `base` belong to the in-memory file.
-        Ok(unsafe { std::slice::from_raw_parts(base, len as usize) }.to_vec())
-    }
-}
-
-impl Drop for VsiMem {
-    fn drop(&mut self) {
-        if let Ok(c) = CString::new(self.0.as_str()) {
-            // SAFETY: valid name; unlinking a missing file is harmless.
-            unsafe { gdal_sys::VSIUnlink(c.as_ptr()) };
-        }
-    }
 }

@@ -96,15 +96,10 @@ pub fn c_path(p: &Path) -> Option<CString> {
 /// path reports a full disk without the errno, so the writer asks the
 /// filesystem itself before deciding a failure's kind.
 pub fn disk_full(dir: &std::path::Path) -> bool {
-    let Some(c) = c_path(dir) else {
+    let Ok(st) = nix::sys::statvfs::statvfs(dir) else {
         return false;
     };
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid path, and a zeroed struct for the kernel to fill.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return false;
-    }
-    let free = st.f_bavail as u128 * st.f_frsize as u128;
+    let free = st.blocks_available() as u128 * st.fragment_size() as u128;
     free < 4 * 1024 * 1024
 }
 

@@ -11,11 +11,8 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-
-use crate::sink::temp_file::c_path;
 
 /// Result of trying to claim one inbox file.
 #[derive(Debug)]
@@ -30,23 +27,11 @@ pub enum Claim {
 /// `rename(from, to)` that never replaces `to`. Falls back to a checked
 /// plain rename where the filesystem has no RENAME_NOREPLACE (some NFS).
 pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
-    let (Some(f), Some(t)) = (c_path(from), c_path(to)) else {
-        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    use nix::fcntl::{renameat2, RenameFlags};
+    let e = match renameat2(None, from, None, to, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => return Ok(()),
+        Err(errno) => std::io::Error::from(errno),
     };
-    // SAFETY: two NUL-terminated paths, AT_FDCWD for relative ones.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            f.as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    let e = std::io::Error::last_os_error();
     match e.raw_os_error() {
         Some(libc::EINVAL) | Some(libc::ENOSYS) => {
             if std::fs::symlink_metadata(to).is_ok() {
@@ -117,7 +102,7 @@ pub fn write_error_json(failed_file: &Path, body: &serde_json::Value) -> std::io
 
 /// An exclusive lock on the work folder, held for the daemon's life.
 #[derive(Debug)]
-pub struct Lock(#[allow(dead_code)] File);
+pub struct Lock(#[allow(dead_code)] nix::fcntl::Flock<File>);
 
 pub fn lock(work: &Path) -> Result<Lock, String> {
     let p = work.join(".tilerun.lock");
@@ -127,14 +112,13 @@ pub fn lock(work: &Path) -> Result<Lock, String> {
         .write(true)
         .open(&p)
         .map_err(|e| format!("{}: {e}", p.display()))?;
-    // SAFETY: flock on a file descriptor we own.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    let Ok(f) = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) else {
         return Err(format!(
             "{}: another tilerun watch is using this work folder; two daemons on one inbox \
              need their own work/ folders",
             work.display()
         ));
-    }
+    };
     Ok(Lock(f))
 }
 
@@ -151,8 +135,9 @@ pub fn sweep_temps(dir: &Path) -> Vec<PathBuf> {
             continue;
         }
         let alive = temp_pid(&name).is_some_and(|pid| {
-            // SAFETY: signal 0 only checks that the process exists.
-            pid != std::process::id() && unsafe { libc::kill(pid as i32, 0) } == 0
+            // Signal "none" only checks that the process exists.
+            pid != std::process::id()
+                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
         });
         if !alive && std::fs::remove_file(e.path()).is_ok() {
             removed.push(e.path());

@@ -9,16 +9,8 @@ fn read_sysctl(name: &str) -> String {
 }
 
 fn nofile_limit() -> String {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit fills the struct.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 {
-        r.rlim_cur.to_string()
-    } else {
-        "?".into()
-    }
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or_else(|_| "?".into(), |(soft, _)| soft.to_string())
 }
 
 /// Turn a watcher set-up error into a named, actionable start-up error.

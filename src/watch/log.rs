@@ -63,10 +63,8 @@ fn stderr_is_journal() -> bool {
     let Some((dev, ino)) = v.split_once(':') else {
         return false;
     };
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat fills the struct for an fd we do not close.
-    if unsafe { libc::fstat(2, &mut st) } != 0 {
+    let Ok(st) = nix::sys::stat::fstat(2) else {
         return false;
-    }
+    };
     dev.parse() == Ok(st.st_dev) && ino.parse() == Ok(st.st_ino)
 }

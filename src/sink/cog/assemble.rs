@@ -274,11 +274,11 @@ impl Assembly {
 
 /// Open `len` bytes of hole at the front of `f`, shifting its extents.
 fn insert_range(f: &File, len: u64) -> bool {
-    let Ok(len) = libc::off_t::try_from(len) else {
+    let Ok(len) = i64::try_from(len) else {
         return false;
     };
-    // SAFETY: valid descriptor; the kernel validates the range.
-    unsafe { libc::fallocate(f.as_raw_fd(), libc::FALLOC_FL_INSERT_RANGE, 0, len) == 0 }
+    let insert = nix::fcntl::FallocateFlags::FALLOC_FL_INSERT_RANGE;
+    nix::fcntl::fallocate(f.as_raw_fd(), insert, 0, len).is_ok()
 }
 
 /// Have GDAL's COG driver copy an empty, sparse source carrying the output's
@@ -295,7 +295,7 @@ fn skeleton(out: &OutputSpec) -> anyhow::Result<Vec<u8>> {
 }
 
 fn make_skeleton(out: &OutputSpec) -> anyhow::Result<Vec<u8>> {
-    let src = crate::sink::encode::VsiMem::new("cogsrc");
+    let src = crate::gdal::ffi::VsiMem::new("cogsrc");
     let ds = crate::sink::create::create(out, Path::new(src.name()))?;
     crate::sink::create::close(ds)?;
     let mut ds = gdal::Dataset::open_ex(
@@ -311,7 +311,7 @@ fn make_skeleton(out: &OutputSpec) -> anyhow::Result<Vec<u8>> {
         ds.build_overviews("NONE", &factors, &[])?;
     }
     crate::sink::create::close(ds)?;
-    let dst = crate::sink::encode::VsiMem::new("cogskel");
+    let dst = crate::gdal::ffi::VsiMem::new("cogskel");
     super::translate_with(
         out,
         Path::new(src.name()),

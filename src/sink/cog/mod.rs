@@ -19,7 +19,6 @@ pub mod tiff;
 
 pub use assemble::Assembly;
 
-use std::ffi::CString;
 use std::path::Path;
 
 use crate::sink::options::CreationOptions;
@@ -61,31 +60,8 @@ fn translate_with(
     for (k, v) in extra {
         opts.set_name_value(k, v)?;
     }
-    let c_dst = CString::new(dst.as_os_str().as_encoded_bytes())?;
-    crate::gdal::env::clear_messages();
-    // SAFETY: valid handles and NUL-terminated strings.
-    let h = unsafe {
-        gdal_sys::GDALCreateCopy(
-            driver.c_driver(),
-            c_dst.as_ptr(),
-            ds.c_dataset(),
-            0,
-            opts.as_ptr(),
-            None,
-            std::ptr::null_mut(),
-        )
-    };
-    if h.is_null() {
-        let why =
-            crate::gdal::env::first_failure().unwrap_or_else(|| "COG CreateCopy failed".into());
-        anyhow::bail!("creating COG: {}", why.trim());
-    }
-    // SAFETY: we own the handle.
-    unsafe { gdal_sys::GDALClose(h) };
-    if let Some(msg) = crate::gdal::env::first_failure() {
-        anyhow::bail!("creating COG: {}", msg.trim());
-    }
-    Ok(())
+    crate::gdal::ffi::create_copy(&driver, &ds, dst, &opts)
+        .map_err(|e| anyhow::anyhow!("creating COG: {e}"))
 }
 
 /// COG options the assembled path understands; any other sends the job down
