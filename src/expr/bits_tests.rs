@@ -6,6 +6,7 @@
 use gdal_sys::GDALDataType::{self, GDT_Byte, GDT_Float32, GDT_Float64, GDT_Int16, GDT_UInt16};
 use ndarray::{Array2, ArrayView2};
 
+use super::error_tests::bad_in as bad;
 use super::tests::{check_program, int_data, single};
 use super::{Bindings, Program, Slot};
 
@@ -134,17 +135,6 @@ fn nodata_is_nan_and_bitwise_keeps_nan() {
     });
     icheck("nodata + b1", |_| f64::NAN);
     icheck("isnan(nodata) + b1 * 0", |v| 1.0 + v[0] * 0.0);
-}
-
-/// Asserts that compiling `src` against `inputs` fails at `col` with `msg`.
-fn bad(src: &str, inputs: &Bindings, col: usize, msg: &str) {
-    match Program::compile(src, inputs) {
-        Ok(_) => panic!("{src:?} compiled"),
-        Err(e) => {
-            assert_eq!(e.column, col, "{src:?}: {e}");
-            assert!(e.message.contains(msg), "{src:?}: {e}");
-        }
-    }
 }
 
 #[test]

@@ -4,12 +4,18 @@
 use gdal_sys::GDALDataType;
 
 use super::tests::{bands, compile, single};
-use super::Program;
+use super::{Bindings, Program};
 
-/// Asserts that `src` fails at 0-based `col` with a message containing `msg`.
+/// Asserts that `src` fails at 0-based `col` with a message containing `msg`
+/// (compiled against 300 Float64 bands).
 fn bad(src: &str, col: usize, msg: &str) {
-    match compile(src) {
-        Ok(_) => panic!("{src:?} parsed"),
+    bad_in(src, &single(300, GDALDataType::GDT_Float64), col, msg);
+}
+
+/// [`bad`] against the given inputs.
+pub(super) fn bad_in(src: &str, inputs: &Bindings, col: usize, msg: &str) {
+    match Program::compile(src, inputs) {
+        Ok(_) => panic!("{src:?} compiled"),
         Err(e) => {
             assert_eq!(e.column, col, "{src:?}: {e}");
             assert!(e.message.contains(msg), "{src:?}: {e}");
