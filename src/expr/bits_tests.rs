@@ -280,6 +280,18 @@ fn named_inputs_resolve_to_slots() {
         );
     }
     assert_eq!(out[1].as_slice().unwrap(), [1.0, 0.0, 1.0, 0.0]);
+    // The issue's example, with unscaled (float) red and NIR.
+    let issue = "where((qa & 0b11010) != 0, nodata, (nir - red) / (nir + red))";
+    let p = Program::compile(issue, &inputs).unwrap();
+    assert_eq!(p.slots(), [s(0, 1), s(1, 1), s(2, 1)]);
+    let out = p.eval(&[red.view(), nir.view(), qa3.view()]);
+    let want = [ndvi(0.1, 0.5), f64::NAN, f64::NAN, f64::NAN];
+    for (g, w) in out[0].iter().zip(want) {
+        assert!(
+            g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+            "{g} {w}"
+        );
+    }
     // One named input: its bands may also be written b1..bN.
     let one = Bindings::named(&[("qa", &[u, u][..])]).unwrap();
     let p = Program::compile("b2 + qa + qa.b2", &one).unwrap();
