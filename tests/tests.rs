@@ -4,7 +4,9 @@
 mod util;
 
 mod bad_input;
+mod bitmask;
 mod corpus;
+mod deliveries;
 mod hostile;
 mod layout;
 mod oneshot;

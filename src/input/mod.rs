@@ -234,6 +234,7 @@ impl InputMeta {
             geo_transform: self.geo_transform,
             geographic: self.geographic,
             nodata: self.bands.iter().map(|b| b.nodata).collect(),
+            band_types: self.bands.iter().map(|b| b.gdal_type).collect(),
         }
     }
 }

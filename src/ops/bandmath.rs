@@ -6,22 +6,24 @@
 use ndarray::{s, Array2, ArrayView2};
 
 use super::{Block, InputInfo, NodataPolicy, Op};
-use crate::ops::expr::{EvalOptions, ExprError, Program};
+use crate::ops::expr::{Bindings, EvalOptions, ExprError, Program};
 
 #[derive(Debug, Clone)]
 pub struct BandMath {
     program: Program,
+    /// The bands of the single input the program reads, in slot order.
+    bands: Vec<usize>,
     opts: EvalOptions,
 }
 
 impl BandMath {
-    /// Parses `src` and checks its bands against `info.band_count`. An
-    /// expression reading no band is refused: the output would have no
-    /// input to take its size from, and is almost certainly a typo.
+    /// Compiles `src` against the input's bands (`b1`..`bN`, with their
+    /// sample types for the bitwise type check). An expression reading no
+    /// band is refused: the output would have no input to take its size
+    /// from, and is almost certainly a typo.
     pub fn new(src: &str, info: &InputInfo, policy: NodataPolicy) -> Result<BandMath, ExprError> {
-        let program = Program::parse(src)?;
-        program.check_bands(info.band_count)?;
-        if program.bands().is_empty() {
+        let program = Program::compile(src, &Bindings::single(&info.band_types))?;
+        if program.slots().is_empty() {
             return Err(ExprError {
                 message: "the expression reads no band (write bands as b1, b2, ...)".into(),
                 column: 0,
@@ -32,7 +34,12 @@ impl BandMath {
             nan_if_any_input_nan: policy == NodataPolicy::Propagate,
             nonfinite_to_nan: true,
         };
-        Ok(BandMath { program, opts })
+        let bands = program.slots().iter().map(|s| s.band).collect();
+        Ok(BandMath {
+            program,
+            bands,
+            opts,
+        })
     }
 }
 
@@ -42,7 +49,7 @@ impl Op for BandMath {
     }
 
     fn bands(&self) -> &[usize] {
-        self.program.bands()
+        &self.bands
     }
 
     fn out_bands(&self) -> usize {
@@ -84,6 +91,7 @@ mod tests {
             geo_transform: None,
             geographic: false,
             nodata: vec![None; band_count],
+            band_types: vec![gdal_sys::GDALDataType::GDT_Float32; band_count],
         }
     }
 

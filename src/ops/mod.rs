@@ -55,6 +55,9 @@ pub struct InputInfo {
     pub geographic: bool,
     /// Per-band nodata value, index 0 = band 1.
     pub nodata: Vec<Option<f64>>,
+    /// Per-band GDAL sample type, index 0 = band 1: band math allows
+    /// bitwise operators on integer bands only.
+    pub band_types: Vec<gdal_sys::GDALDataType::Type>,
 }
 
 /// Output sample types tilerun writes.
@@ -256,6 +259,7 @@ pub(crate) mod testing {
             geo_transform: None,
             geographic: false,
             nodata: vec![nodata; bands],
+            band_types: vec![gdal_sys::GDALDataType::GDT_Float32; bands],
         }
     }
 

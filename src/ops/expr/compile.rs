@@ -20,6 +20,10 @@ pub(super) enum Instr {
     Clamp(Reg, [Reg; 3]),
     /// dst, a scratch register for the counts, arguments.
     Mean(Reg, Reg, Vec<Reg>),
+    /// dst, src, first bit, bit count.
+    Bits(Reg, Reg, u32, u32),
+    /// dst, src, the values to match.
+    In(Reg, Reg, Vec<f64>),
 }
 
 #[derive(Debug, Clone)]
@@ -31,12 +35,13 @@ pub(super) struct Code {
     pub(super) outputs: Vec<Reg>,
 }
 
-/// Compiles the outputs; `bands` (sorted) maps band numbers to input registers.
-pub(super) fn compile(outputs: &[Expr], bands: &[usize]) -> Code {
+/// Compiles the outputs; reference `i` (`Node::Ref(i)`) reads input
+/// register `ref_regs[i]`, one of `0..inputs`.
+pub(super) fn compile(outputs: &[Expr], ref_regs: &[Reg], inputs: usize) -> Code {
     let mut c = Compiler {
-        bands,
+        ref_regs,
         consts: Vec::new(),
-        next: bands.len(),
+        next: inputs,
         free: Vec::new(),
         instrs: Vec::new(),
     };
@@ -44,7 +49,7 @@ pub(super) fn compile(outputs: &[Expr], bands: &[usize]) -> Code {
     // is stored, so later outputs cannot clobber them.
     let outputs = outputs.iter().map(|e| c.gen(e).0).collect();
     Code {
-        inputs: bands.len(),
+        inputs,
         consts: c.consts,
         regs: c.next,
         instrs: c.instrs,
@@ -53,7 +58,7 @@ pub(super) fn compile(outputs: &[Expr], bands: &[usize]) -> Code {
 }
 
 struct Compiler<'a> {
-    bands: &'a [usize],
+    ref_regs: &'a [Reg],
     consts: Vec<(Reg, f64)>,
     next: Reg,
     free: Vec<Reg>,
@@ -74,6 +79,15 @@ impl Compiler<'_> {
         }
     }
 
+    /// Emits code for a one-operand instruction built by `mk(dst, src)`.
+    fn unary(&mut self, a: &Expr, mk: impl FnOnce(Reg, Reg) -> Instr) -> Reg {
+        let a = self.gen(a);
+        let d = self.alloc();
+        self.instrs.push(mk(d, a.0));
+        self.release(a);
+        d
+    }
+
     /// Emits code for `e`; returns its register and whether it is a
     /// temporary (reusable once consumed). The destination is allocated
     /// before the operands are released, so a kernel never writes a
@@ -89,17 +103,12 @@ impl Compiler<'_> {
                 self.consts.push((self.next - 1, *v));
                 return (self.next - 1, false);
             }
-            Node::Band(b) => {
-                let i = self.bands.binary_search(b).expect("band listed in bands()");
-                return (i, false);
-            }
-            Node::Un(op, a) => {
-                let a = self.gen(a);
-                let d = self.alloc();
-                self.instrs.push(Instr::Un(*op, d, a.0));
-                self.release(a);
-                d
-            }
+            Node::Ref(i) => return (self.ref_regs[*i], false),
+            Node::Un(op, a) => self.unary(a, |d, s| Instr::Un(*op, d, s)),
+            Node::Bits {
+                x, first, count, ..
+            } => self.unary(x, |d, s| Instr::Bits(d, s, *first, *count)),
+            Node::In(x, set) => self.unary(x, |d, s| Instr::In(d, s, set.clone())),
             Node::Bin(op, a, b) => {
                 let (a, b) = (self.gen(a), self.gen(b));
                 let d = self.alloc();

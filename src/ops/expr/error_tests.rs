@@ -1,12 +1,21 @@
 //! Tests of error reporting: messages, and columns counted by hand from the
 //! source text.
 
-use super::Program;
+use gdal_sys::GDALDataType;
 
-/// Asserts that `src` fails at 0-based `col` with a message containing `msg`.
+use super::tests::{bands, compile, single};
+use super::{Bindings, Program};
+
+/// Asserts that `src` fails at 0-based `col` with a message containing `msg`
+/// (compiled against 300 Float64 bands).
 fn bad(src: &str, col: usize, msg: &str) {
-    match Program::parse(src) {
-        Ok(_) => panic!("{src:?} parsed"),
+    bad_in(src, &single(300, GDALDataType::GDT_Float64), col, msg);
+}
+
+/// [`bad`] against the given inputs.
+pub(super) fn bad_in(src: &str, inputs: &Bindings, col: usize, msg: &str) {
+    match Program::compile(src, inputs) {
+        Ok(_) => panic!("{src:?} compiled"),
         Err(e) => {
             assert_eq!(e.column, col, "{src:?}: {e}");
             assert!(e.message.contains(msg), "{src:?}: {e}");
@@ -47,7 +56,11 @@ fn error_columns() {
         "expected ',' or ')' in 'min(' opened at column 4",
     );
     bad("sqrt + 1", 0, "'sqrt' is a function: write sqrt(x)");
-    bad("b1 + x", 5, "unknown function or name 'x'");
+    bad(
+        "b1 + x",
+        5,
+        "unknown function or name 'x' (bands are written b1, b2, ...)",
+    );
     // Columns count characters: U+00A0 is whitespace, two bytes in UTF-8 (byte offset 7).
     bad("b1\u{a0}+\u{a0})", 5, "expected a value, found ')'");
     bad("b1 + é", 5, "unexpected character 'é'");
@@ -55,7 +68,7 @@ fn error_columns() {
 
 #[test]
 fn unknown_function_and_arity() {
-    bad("foo(b1)", 0, "unknown function or name 'foo'");
+    bad("foo(b1)", 0, "unknown function 'foo'");
     bad(
         "b1 + where(b1, b2)",
         5,
@@ -75,24 +88,35 @@ fn unknown_function_and_arity() {
 #[test]
 fn nesting_limits_give_errors_not_stack_overflows() {
     let deep = format!("{}b1{}", "(".repeat(500), ")".repeat(500));
-    assert!(Program::parse(&deep)
+    assert!(compile(&deep)
         .unwrap_err()
         .message
         .contains("nested too deeply"));
     let long = format!("b1{}", " + b1".repeat(5000));
-    assert!(Program::parse(&long)
+    assert!(compile(&long)
         .unwrap_err()
         .message
         .contains("nested too deeply"));
-    assert!(Program::parse(&"-".repeat(5000)).is_err());
+    assert!(compile(&"-".repeat(5000)).is_err());
+    // The deepest tree accepted compiles on a 2 MiB thread (a worker's
+    // default), even with debug builds' large stack frames.
+    let deepest = format!("b1{}", " + b1".repeat(999));
+    let ok = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || compile(&deepest).map(|p| p.outputs()))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(ok, Ok(1));
+    assert!(compile(&format!("b1{}", " + b1".repeat(1000))).is_err());
     // Realistic sizes are fine: a 300-band sum.
     let sum: Vec<String> = (1..=300).map(|k| format!("b{k}")).collect();
-    assert_eq!(Program::parse(&sum.join(" + ")).unwrap().bands().len(), 300);
+    assert_eq!(bands(&compile(&sum.join(" + ")).unwrap()).len(), 300);
 }
 
 #[test]
 fn error_display_has_caret_under_column() {
-    let e = Program::parse("(b4 - b3 / (b4 + b3").unwrap_err();
+    let e = compile("(b4 - b3 / (b4 + b3").unwrap_err();
     let want = format!(
         "expression error at column 20: expected ')' to close '(' at column 12, \
          found end of expression\n  (b4 - b3 / (b4 + b3\n  {}^",
@@ -100,20 +124,20 @@ fn error_display_has_caret_under_column() {
     );
     assert_eq!(e.to_string(), want);
     // Newlines and tabs are shown as spaces so the caret stays aligned.
-    let e = Program::parse("b1 +\n\tb2 )").unwrap_err();
+    let e = compile("b1 +\n\tb2 )").unwrap_err();
     assert_eq!(e.column, 9);
     assert_eq!(e.to_string().lines().nth(1), Some("  b1 +  b2 )"));
     assert_eq!(e.to_string().lines().nth(2), Some("           ^"));
 }
 
 #[test]
-fn check_bands_names_the_missing_band() {
-    let p = Program::parse("b1 + b5 * b5").unwrap();
-    assert!(p.check_bands(5).is_ok());
-    let e = p.check_bands(4).unwrap_err();
+fn missing_bands_are_named() {
+    let f64s = |n| single(n, GDALDataType::GDT_Float64);
+    assert!(Program::compile("b1 + b5 * b5", &f64s(5)).is_ok());
+    let e = Program::compile("b1 + b5 * b5", &f64s(4)).unwrap_err();
     assert_eq!(e.column, 5);
     assert_eq!(e.message, "band b5 does not exist: the input has 4 bands");
-    let e = Program::parse("B2").unwrap().check_bands(1).unwrap_err();
+    let e = Program::compile("B2", &f64s(1)).unwrap_err();
     assert_eq!(e.message, "band b2 does not exist: the input has 1 band");
     assert_eq!(e.column, 0);
 }

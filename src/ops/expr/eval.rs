@@ -10,7 +10,7 @@
 use ndarray::{s, Array2, ArrayView2};
 
 use super::compile::{Code, Instr, Reg};
-use super::scalar::{clamp, flag, where_, BinOp, UnOp};
+use super::scalar::{bits, clamp, flag, isin, where_, BinOp, UnOp};
 use super::EvalOptions;
 
 /// Elements per chunk: 2048 f64 = 16 KiB per register, so a typical
@@ -128,7 +128,7 @@ macro_rules! dispatch {
 fn exec(ins: &Instr, regs: &mut [Vec<f64>], n: usize) {
     let dst = match ins {
         Instr::Un(_, d, _) | Instr::Bin(_, d, _, _) | Instr::Where(d, _) | Instr::Clamp(d, _) => *d,
-        Instr::Mean(d, _, _) => *d,
+        Instr::Mean(d, _, _) | Instr::Bits(d, _, _, _) | Instr::In(d, _, _) => *d,
     };
     // Taking the destination out lets the kernel borrow it mutably while
     // reading other registers; the compiler never makes dst an operand.
@@ -142,7 +142,12 @@ fn exec(ins: &Instr, regs: &mut [Vec<f64>], n: usize) {
                     map1(d, r(*a), |x| $k().apply(x))
                 };
             }
-            dispatch!(op, UnOp, [Neg, Not, Abs, Sqrt, Ln, Exp, IsNan], run1)
+            dispatch!(
+                op,
+                UnOp,
+                [Neg, Not, Abs, Sqrt, Ln, Exp, IsNan, BitNot],
+                run1
+            )
         }
         Instr::Bin(op, _, a, b) => {
             macro_rules! run2 {
@@ -153,12 +158,17 @@ fn exec(ins: &Instr, regs: &mut [Vec<f64>], n: usize) {
             dispatch!(
                 op,
                 BinOp,
-                [Add, Sub, Mul, Div, Pow, Lt, Le, Gt, Ge, Eq, Ne, And, Or, Min, Max],
+                [
+                    Add, Sub, Mul, Div, Pow, Lt, Le, Gt, Ge, Eq, Ne, And, Or, Min, Max, BitAnd,
+                    BitOr, BitXor, Shl, Shr
+                ],
                 run2
             )
         }
         Instr::Where(_, [c, a, b]) => map3(d, r(*c), r(*a), r(*b), where_),
         Instr::Clamp(_, [x, lo, hi]) => map3(d, r(*x), r(*lo), r(*hi), clamp),
+        Instr::Bits(_, a, first, count) => map1(d, r(*a), |x| bits(x, *first, *count)),
+        Instr::In(_, a, set) => map1(d, r(*a), |x| isin(x, set)),
         Instr::Mean(_, cnt, args) => {
             let mut counts = std::mem::take(&mut regs[*cnt]);
             let k = &mut counts[..n];

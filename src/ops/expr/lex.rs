@@ -10,7 +10,8 @@ use super::ExprError;
 pub(super) enum Tok {
     Num(f64),
     /// Any identifier, lower-cased (keywords, functions, bands are told apart
-    /// by the parser, which knows the context).
+    /// by the parser, which knows the context). A dotted reference such as
+    /// `red.b2` is one identifier, so its column is that of its first letter.
     Ident(String),
     LParen,
     RParen,
@@ -20,8 +21,14 @@ pub(super) enum Tok {
     Minus,
     Star,
     Slash,
-    /// `^` or `**`.
+    /// `**` (`^` is bitwise xor, as in Python and numpy).
     Pow,
+    Amp,
+    Pipe,
+    Caret,
+    Tilde,
+    Shl,
+    Shr,
     Lt,
     Le,
     Gt,
@@ -46,7 +53,13 @@ impl Tok {
             Tok::Minus => "-",
             Tok::Star => "*",
             Tok::Slash => "/",
-            Tok::Pow => "^",
+            Tok::Pow => "**",
+            Tok::Amp => "&",
+            Tok::Pipe => "|",
+            Tok::Caret => "^",
+            Tok::Tilde => "~",
+            Tok::Shl => "<<",
+            Tok::Shr => ">>",
             Tok::Lt => "<",
             Tok::Le => "<=",
             Tok::Gt => ">",
@@ -80,6 +93,15 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
             continue;
         }
         if c.is_ascii_digit() || (c == '.' && next.is_some_and(|n| n.is_ascii_digit())) {
+            if let Some((v, end)) = radix_number(&chars, i) {
+                let v = v.map_err(|m| err(m, start))?;
+                out.push(Token {
+                    tok: Tok::Num(v),
+                    col: start,
+                });
+                i = end;
+                continue;
+            }
             i = scan_number(&chars, i);
             // A number glued to letters or a second '.' ("2b1", "1.2.3",
             // "1e") is a typo, better reported whole than as two tokens.
@@ -107,10 +129,17 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
             continue;
         }
         if c.is_ascii_alphabetic() || c == '_' {
-            while chars
-                .get(i)
-                .is_some_and(|&n| n.is_ascii_alphanumeric() || n == '_')
-            {
+            let word = |j: usize| {
+                chars
+                    .get(j)
+                    .is_some_and(|&n| n.is_ascii_alphanumeric() || n == '_')
+            };
+            let word_start = |j: usize| {
+                chars
+                    .get(j)
+                    .is_some_and(|&n| n.is_ascii_alphabetic() || n == '_')
+            };
+            while word(i) || (chars.get(i) == Some(&'.') && word_start(i + 1)) {
                 i += 1;
             }
             let text: String = chars[start..i].iter().collect();
@@ -130,17 +159,32 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
             ('*', Some('*')) => (Tok::Pow, 2),
             ('*', _) => (Tok::Star, 1),
             ('/', _) => (Tok::Slash, 1),
-            ('^', _) => (Tok::Pow, 1),
+            ('^', _) => (Tok::Caret, 1),
+            ('~', _) => (Tok::Tilde, 1),
+            ('<', Some('<')) => (Tok::Shl, 2),
             ('<', Some('=')) => (Tok::Le, 2),
             ('<', _) => (Tok::Lt, 1),
+            ('>', Some('>')) => (Tok::Shr, 2),
             ('>', Some('=')) => (Tok::Ge, 2),
             ('>', _) => (Tok::Gt, 1),
             ('=', Some('=')) => (Tok::Eq, 2),
             ('!', Some('=')) => (Tok::Ne, 2),
             ('=', _) => return Err(err("'=' is not an operator; compare with '=='".into(), i)),
             ('!', _) => return Err(err("'!' is not an operator; negate with 'not'".into(), i)),
-            ('&', _) => return Err(err("'&' is not an operator; use 'and'".into(), i)),
-            ('|', _) => return Err(err("'|' is not an operator; use 'or'".into(), i)),
+            ('&', Some('&')) => {
+                return Err(err(
+                    "'&&' is not an operator; use 'and' ('&' is bitwise and)".into(),
+                    i,
+                ))
+            }
+            ('|', Some('|')) => {
+                return Err(err(
+                    "'||' is not an operator; use 'or' ('|' is bitwise or)".into(),
+                    i,
+                ))
+            }
+            ('&', _) => (Tok::Amp, 1),
+            ('|', _) => (Tok::Pipe, 1),
             _ => return Err(err(format!("unexpected character '{c}'"), i)),
         };
         out.push(Token { tok, col: start });
@@ -151,6 +195,32 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
         col: chars.len(),
     });
     Ok(out)
+}
+
+/// A `0x`/`0b`/`0o` literal starting at `i`: its value (or why it is
+/// invalid) and the index just past it. `None` when `i` starts no such prefix.
+fn radix_number(chars: &[char], i: usize) -> Option<(Result<f64, String>, usize)> {
+    let radix = match (chars[i], chars.get(i + 1).map(char::to_ascii_lowercase)) {
+        ('0', Some('x')) => 16,
+        ('0', Some('b')) => 2,
+        ('0', Some('o')) => 8,
+        _ => return None,
+    };
+    let mut end = i + 2;
+    while chars
+        .get(end)
+        .is_some_and(|&n| n.is_alphanumeric() || n == '_' || n == '.')
+    {
+        end += 1;
+    }
+    let text: String = chars[i..end].iter().collect();
+    let value = match u64::from_str_radix(&text[2..], radix) {
+        // Larger values would round in f64: refuse rather than change them.
+        Ok(v) if v <= 1 << 53 => Ok(v as f64),
+        Ok(_) => Err(format!("number too large: {text} (the limit is 2^53)")),
+        Err(_) => Err(format!("invalid number '{text}'")),
+    };
+    Some((value, end))
 }
 
 /// Index just past the number starting at `i`: digits, optional fraction,

@@ -8,12 +8,18 @@
 //! parser (`parse`) are less code than adapting a parser generator.
 //!
 //! Language summary (documented for users in the README):
-//! - operands: numbers (`2`, `0.5`, `.5`, `1e-3`), bands `b1`..`bN`
-//!   (1-based, case-insensitive), `nan`, parentheses;
-//! - operators, loosest first: `or`, `and`, `not`, `< <= > >= == !=` (not
-//!   chainable), `+ -`, `* /`, unary `-`, `^`/`**` (right-associative);
+//! - operands: numbers (`2`, `0.5`, `.5`, `1e-3`, `0x1F`, `0b1010`, `0o17`),
+//!   band references, `nan`, `nodata`, parentheses. References are resolved
+//!   against a [`Bindings`] table: `b1`..`bN` (1-based, case-insensitive)
+//!   for the bands of a single input, `NAME` (band 1) or `NAME.bK` for
+//!   named inputs;
+//! - operators, loosest first, as in Python: `or`, `and`, `not`, `< <= > >=
+//!   == !=` and `in (v, ...)`/`not in (...)` (not chainable), `|`, `^`
+//!   (xor), `&`, `<< >>`, `+ -`, `* /`, unary `- ~`, `**`
+//!   (right-associative);
 //! - functions: `where(c, a, b)`, `min`/`max`/`mean(a, b, ...)`, `abs`,
-//!   `sqrt`, `log` (natural), `exp`, `isnan`, `pow(x, y)`, `clamp(x, lo, hi)`;
+//!   `sqrt`, `log` (natural), `exp`, `isnan`, `pow(x, y)`, `clamp(x, lo,
+//!   hi)`, `bit(x, n)`, `bits(x, first, count)`, `isin(x, v, ...)`;
 //! - `;` separates outputs (one per output band); one trailing `;` is allowed.
 //!
 //! Semantics, all in f64: NaN propagates through arithmetic (including
@@ -23,8 +29,19 @@
 //! NaN condition gives NaN. `min`, `max`, `mean` skip NaN arguments (NaN only
 //! if all are NaN): this is how the "ignore" nodata policy works. Division by
 //! zero gives inf/NaN like IEEE; the caller decides what non-finite means.
+//! `nodata` is NaN, which the engine writes as the output's nodata.
+//!
+//! Bitwise operators, `bit` and `bits` act on the exact i64 value (two's
+//! complement, so `~x` is `-x - 1`); their operands must be integer-valued,
+//! checked at compile time (`types`), and NaN gives NaN. A shift count
+//! outside 0..=63 gives NaN. `in` and `isin` compare with `==` against
+//! constants.
 
 mod ast;
+mod bind;
+#[cfg(test)]
+mod bits_tests;
+mod calls;
 mod compile;
 #[cfg(test)]
 mod error_tests;
@@ -36,10 +53,11 @@ mod proptests;
 mod scalar;
 #[cfg(test)]
 mod tests;
+mod types;
 
 use ndarray::{Array2, ArrayView2};
 
-use ast::BandRef;
+pub use bind::{Bindings, NameError, Slot};
 
 /// A parse or band error, pointing at a 0-based character column of the
 /// expression. Displays over three lines, with a caret under the column
@@ -97,31 +115,46 @@ pub struct EvalOptions {
 pub struct Program {
     src: String,
     texts: Vec<String>,
-    bands: Vec<usize>,
-    refs: Vec<BandRef>,
+    slots: Vec<Slot>,
     code: compile::Code,
 }
 
 impl Program {
-    /// Parses, constant-folds and compiles `src`.
-    pub fn parse(src: &str) -> Result<Program, ExprError> {
+    /// Parses `src`, resolves its band references against `inputs`, checks
+    /// that bitwise operands are integers, constant-folds and compiles.
+    /// Errors point at the column: syntax first, then the leftmost
+    /// unresolvable reference, then a fractional bitwise operand.
+    pub fn compile(src: &str, inputs: &Bindings) -> Result<Program, ExprError> {
         let parsed = parse::parse(src)?;
-        let mut bands: Vec<usize> = parsed.refs.iter().map(|r| r.band).collect();
-        bands.sort_unstable();
-        bands.dedup();
-        let code = compile::compile(&parsed.outputs, &bands);
+        let ref_slots = parsed
+            .refs
+            .iter()
+            .map(|r| inputs.resolve(r, src))
+            .collect::<Result<Vec<Slot>, _>>()?;
+        types::check(&parsed.outputs, &parsed.refs, &ref_slots, inputs, src)?;
+        let mut slots = ref_slots.clone();
+        slots.sort_unstable();
+        slots.dedup();
+        let regs: Vec<usize> = ref_slots
+            .iter()
+            .map(|s| slots.binary_search(s).expect("slot listed"))
+            .collect();
+        let mut outputs = parsed.outputs;
+        outputs.iter_mut().for_each(ast::fold);
+        let code = compile::compile(&outputs, &regs, slots.len());
         Ok(Program {
             src: src.to_string(),
             texts: parsed.texts,
-            bands,
-            refs: parsed.refs,
+            slots,
             code,
         })
     }
 
-    /// Sorted, unique 1-based band numbers referenced anywhere in the text.
-    pub fn bands(&self) -> &[usize] {
-        &self.bands
+    /// The input bands referenced anywhere in the text (even where folded
+    /// away), sorted by input then band, without repeats: the views given to
+    /// [`Program::eval`] are these, in this order.
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
     }
 
     /// Number of `;`-separated expressions, i.e. output bands.
@@ -129,30 +162,12 @@ impl Program {
         self.code.outputs()
     }
 
-    /// Fails on the first reference (leftmost) to a band past `band_count`.
-    pub fn check_bands(&self, band_count: usize) -> Result<(), ExprError> {
-        match self.refs.iter().find(|r| r.band > band_count) {
-            None => Ok(()),
-            Some(r) => {
-                let s = if band_count == 1 { "" } else { "s" };
-                Err(ExprError::new(
-                    format!(
-                        "band b{} does not exist: the input has {band_count} band{s}",
-                        r.band
-                    ),
-                    r.col,
-                    &self.src,
-                ))
-            }
-        }
-    }
-
-    /// Evaluates every output over the views; `inputs[i]` is band
-    /// `self.bands()[i]`, all of one shape (any strides). With no inputs the
-    /// shape is unknown and the outputs are 0×0.
+    /// Evaluates every output over the views; `inputs[i]` holds slot
+    /// `self.slots()[i]`, all of one shape (any strides), nodata as NaN. With
+    /// no inputs the shape is unknown and the outputs are 0×0.
     ///
     /// # Panics
-    /// If the number of views is not `bands().len()` or their shapes differ.
+    /// If the number of views is not `slots().len()` or their shapes differ.
     pub fn eval(&self, inputs: &[ArrayView2<f64>]) -> Vec<Array2<f64>> {
         self.eval_with(inputs, EvalOptions::default())
     }

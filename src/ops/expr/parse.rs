@@ -5,11 +5,14 @@
 //! what was expected ("where() takes 3 arguments"). The AST is only an
 //! intermediate form: `compile` turns it to vector instructions.
 //!
-//! Precedence, loosest first: `or`, `and`, `not`, comparisons (not
-//! chainable), `+ -`, `* /`, unary `-`/`+`, `^`/`**` (right-associative, so
-//! `-2^2` is -4 and `2^-1` is 0.5, as in Python).
+//! Precedence, loosest first, as in Python: `or`, `and`, `not`,
+//! comparisons and `in`/`not in` (not chainable), `|`, `^`, `&`, `<< >>`,
+//! `+ -`, `* /`, unary `-`/`+`/`~`, `**` (right-associative, so `-2**2` is
+//! -4 and `2**-1` is 0.5). So `qa & 8 == 0` is `(qa & 8) == 0`, unlike C.
+//! Function calls and names are in `calls`.
 
-use super::ast::{fold, BandRef, Expr, Node};
+use super::ast::Ref;
+use super::ast::{Expr, Node};
 use super::lex::{lex, Tok, Token};
 use super::scalar::{BinOp, UnOp};
 use super::ExprError;
@@ -21,10 +24,12 @@ const MAX_DEPTH: usize = 1000;
 const MAX_NEST: usize = 100;
 
 pub(super) struct Parsed {
+    /// One unfolded tree per output: the type check needs them as written.
     pub outputs: Vec<Expr>,
     /// Source text of each output, trimmed.
     pub texts: Vec<String>,
-    pub refs: Vec<BandRef>,
+    /// Band references in source order; `Node::Ref(i)` is `refs[i]`.
+    pub refs: Vec<Ref>,
 }
 
 /// Parses `;`-separated expressions; one trailing `;` is allowed.
@@ -41,7 +46,7 @@ pub(super) fn parse(src: &str) -> Result<Parsed, ExprError> {
     let chars: Vec<char> = src.chars().collect();
     loop {
         let start = p.peek().col;
-        outputs.push(fold(p.expr()?));
+        outputs.push(p.expr()?);
         let text: String = chars[start..p.peek().col].iter().collect();
         texts.push(text.trim_end().to_string());
         match p.peek().tok {
@@ -66,22 +71,22 @@ pub(super) fn parse(src: &str) -> Result<Parsed, ExprError> {
     })
 }
 
-struct Parser<'a> {
+pub(super) struct Parser<'a> {
     src: &'a str,
     toks: Vec<Token>,
     pos: usize,
     nest: usize,
-    refs: Vec<BandRef>,
+    pub(super) refs: Vec<Ref>,
 }
 
-type PResult = Result<Expr, ExprError>;
+pub(super) type PResult = Result<Expr, ExprError>;
 
 impl Parser<'_> {
-    fn peek(&self) -> &Token {
+    pub(super) fn peek(&self) -> &Token {
         &self.toks[self.pos]
     }
 
-    fn bump(&mut self) -> Token {
+    pub(super) fn bump(&mut self) -> Token {
         let t = self.toks[self.pos].clone();
         if t.tok != Tok::End {
             self.pos += 1;
@@ -89,23 +94,23 @@ impl Parser<'_> {
         t
     }
 
-    fn err(&self, msg: String, col: usize) -> ExprError {
+    pub(super) fn err(&self, msg: String, col: usize) -> ExprError {
         ExprError::new(msg, col, self.src)
     }
 
-    fn err_here(&self, msg: String) -> ExprError {
+    pub(super) fn err_here(&self, msg: String) -> ExprError {
         self.err(msg, self.peek().col)
     }
 
-    fn is_kw(&self, kw: &str) -> bool {
-        matches!(&self.peek().tok, Tok::Ident(s) if s == kw)
+    pub(super) fn is_kw(&self, word: &str) -> bool {
+        kw(&self.peek().tok, word)
     }
 
     /// Builds a node from its children, refusing trees too deep to walk.
-    fn mk(&self, node: Node, col: usize) -> PResult {
+    pub(super) fn mk(&self, node: Node, col: usize) -> PResult {
         let child_depth = match &node {
-            Node::Num(_) | Node::Band(_) => 0,
-            Node::Un(_, a) => a.depth,
+            Node::Num(_) | Node::Ref(_) => 0,
+            Node::Un(_, a) | Node::In(a, _) | Node::Bits { x: a, .. } => a.depth,
             Node::Bin(_, a, b) => a.depth.max(b.depth),
             Node::Where(v) | Node::Clamp(v) => v.iter().map(|e| e.depth).max().unwrap_or(0),
             Node::Mean(v) => v.iter().map(|e| e.depth).max().unwrap_or(0),
@@ -116,11 +121,12 @@ impl Parser<'_> {
         Ok(Expr {
             node,
             depth: child_depth + 1,
+            col,
         })
     }
 
     /// Runs a recursive rule with the parser-recursion budget checked.
-    fn nested(&mut self, f: impl FnOnce(&mut Self) -> PResult) -> PResult {
+    pub(super) fn nested(&mut self, f: impl FnOnce(&mut Self) -> PResult) -> PResult {
         if self.nest >= MAX_NEST {
             return Err(self.err_here("expression is nested too deeply".into()));
         }
@@ -130,95 +136,101 @@ impl Parser<'_> {
         r
     }
 
-    fn expr(&mut self) -> PResult {
-        self.nested(Self::or)
+    pub(super) fn expr(&mut self) -> PResult {
+        self.nested(|p| p.binary(0))
     }
 
-    fn or(&mut self) -> PResult {
-        let mut lhs = self.and()?;
-        while self.is_kw("or") {
+    /// Operators binding at least as tightly as `min` (precedence climbing:
+    /// one frame per nesting level rather than one per precedence level, so
+    /// the nesting budget bounds the stack).
+    fn binary(&mut self, min: u8) -> PResult {
+        let start = self.pos;
+        let mut lhs = if self.is_kw("not") && min <= NOT {
             let col = self.bump().col;
-            let rhs = self.and()?;
-            lhs = self.mk(Node::Bin(BinOp::Or, Box::new(lhs), Box::new(rhs)), col)?;
-        }
-        Ok(lhs)
-    }
-
-    fn and(&mut self) -> PResult {
-        let mut lhs = self.not()?;
-        while self.is_kw("and") {
-            let col = self.bump().col;
-            let rhs = self.not()?;
-            lhs = self.mk(Node::Bin(BinOp::And, Box::new(lhs), Box::new(rhs)), col)?;
-        }
-        Ok(lhs)
-    }
-
-    fn not(&mut self) -> PResult {
-        if self.is_kw("not") {
-            let col = self.bump().col;
-            let arg = self.nested(Self::not)?;
-            return self.mk(Node::Un(UnOp::Not, Box::new(arg)), col);
-        }
-        self.cmp()
-    }
-
-    fn cmp(&mut self) -> PResult {
-        let lhs = self.add()?;
-        let Some(op) = cmp_op(&self.peek().tok) else {
-            return Ok(lhs);
+            let arg = self.nested(|p| p.binary(NOT))?;
+            self.mk(Node::Un(UnOp::Not, Box::new(arg)), col)?
+        } else {
+            self.unary()?
         };
+        loop {
+            let t = &self.peek().tok;
+            if min <= CMP && (cmp_op(t).is_some() || kw(t, "in") || self.is_not_in()) {
+                lhs = self.comparison(lhs, start)?;
+                continue;
+            }
+            let Some((bp, op)) = infix(t).filter(|(bp, _)| *bp >= min) else {
+                return Ok(lhs);
+            };
+            let col = self.bump().col;
+            let rhs = self.binary(bp + 1)?;
+            lhs = self.mk(Node::Bin(op, Box::new(lhs), Box::new(rhs)), col)?;
+        }
+    }
+
+    fn is_not_in(&self) -> bool {
+        self.is_kw("not") && kw(&self.toks[self.pos + 1].tok, "in")
+    }
+
+    /// `lhs` (which started at token `start`) followed by a comparison or
+    /// membership test; neither chains.
+    fn comparison(&mut self, lhs: Expr, start: usize) -> PResult {
+        let negated = self.is_not_in();
         let col = self.bump().col;
-        let rhs = self.add()?;
-        if cmp_op(&self.peek().tok).is_some() {
+        let e = if let Some(op) = cmp_op(&self.toks[self.pos - 1].tok) {
+            self.refuse_nodata_operand(start, self.pos - 1, &lhs)?;
+            let rstart = self.pos;
+            let rhs = self.binary(CMP + 1)?;
+            self.refuse_nodata_operand(rstart, self.pos, &rhs)?;
+            self.mk(Node::Bin(op, Box::new(lhs), Box::new(rhs)), col)?
+        } else {
+            if negated {
+                self.bump();
+            }
+            let set = self.value_list(col)?;
+            let e = self.mk(Node::In(Box::new(lhs), set), col)?;
+            match negated {
+                true => self.mk(Node::Un(UnOp::Not, Box::new(e)), col)?,
+                false => e,
+            }
+        };
+        let t = &self.peek().tok;
+        if cmp_op(t).is_some() || kw(t, "in") || self.is_not_in() {
             return Err(
                 self.err_here("comparisons cannot be chained; combine them with 'and'".into())
             );
         }
-        self.mk(Node::Bin(op, Box::new(lhs), Box::new(rhs)), col)
+        Ok(e)
     }
 
-    fn add(&mut self) -> PResult {
-        let mut lhs = self.mul()?;
-        loop {
-            let op = match self.peek().tok {
-                Tok::Plus => BinOp::Add,
-                Tok::Minus => BinOp::Sub,
-                _ => return Ok(lhs),
-            };
-            let col = self.bump().col;
-            let rhs = self.mul()?;
-            lhs = self.mk(Node::Bin(op, Box::new(lhs), Box::new(rhs)), col)?;
+    /// `x == nodata` looks reasonable but is never true (nodata is NaN
+    /// here, and input nodata is already NaN or masked): refuse it. The
+    /// operand spans tokens `start..end`.
+    fn refuse_nodata_operand(&self, start: usize, end: usize, e: &Expr) -> Result<(), ExprError> {
+        if end == start + 1 && kw(&self.toks[start].tok, "nodata") {
+            return Err(self.err(
+                "nothing equals 'nodata'; test input nodata with isnan(x) under \
+                 --nodata-policy ignore"
+                    .into(),
+                e.col,
+            ));
         }
+        Ok(())
     }
 
-    fn mul(&mut self) -> PResult {
-        let mut lhs = self.unary()?;
-        loop {
-            let op = match self.peek().tok {
-                Tok::Star => BinOp::Mul,
-                Tok::Slash => BinOp::Div,
-                _ => return Ok(lhs),
-            };
-            let col = self.bump().col;
-            let rhs = self.unary()?;
-            lhs = self.mk(Node::Bin(op, Box::new(lhs), Box::new(rhs)), col)?;
-        }
-    }
-
+    /// Prefix `-`, `+`, `~`, looser than `**`: `-2**2` is -4.
     fn unary(&mut self) -> PResult {
-        match self.peek().tok {
-            Tok::Minus => {
-                let col = self.bump().col;
-                let arg = self.nested(Self::unary)?;
-                self.mk(Node::Un(UnOp::Neg, Box::new(arg)), col)
-            }
+        let op = match self.peek().tok {
+            Tok::Minus => UnOp::Neg,
+            Tok::Tilde => UnOp::BitNot,
             Tok::Plus => {
                 self.bump();
-                self.nested(Self::unary)
+                return self.nested(Self::unary);
             }
-            _ => self.power(),
-        }
+            _ => return self.power(),
+        };
+        let col = self.bump().col;
+        let arg = self.nested(Self::unary)?;
+        self.mk(Node::Un(op, Box::new(arg)), col)
     }
 
     fn power(&mut self) -> PResult {
@@ -235,7 +247,7 @@ impl Parser<'_> {
     fn primary(&mut self) -> PResult {
         let t = self.bump();
         match t.tok {
-            Tok::Num(v) => Ok(Expr::leaf(Node::Num(v))),
+            Tok::Num(v) => Ok(Expr::leaf(Node::Num(v), t.col)),
             Tok::LParen => {
                 let e = self.expr()?;
                 if self.peek().tok != Tok::RParen {
@@ -256,120 +268,6 @@ impl Parser<'_> {
             )),
         }
     }
-
-    fn ident(&mut self, name: String, col: usize) -> PResult {
-        if name == "nan" {
-            return Ok(Expr::leaf(Node::Num(f64::NAN)));
-        }
-        if let Some(band) = band_number(&name) {
-            let band = band.map_err(|m| self.err(m, col))?;
-            self.refs.push(BandRef { band, col });
-            return Ok(Expr::leaf(Node::Band(band)));
-        }
-        if matches!(name.as_str(), "and" | "or" | "not") {
-            let hint = if name == "not" {
-                " (put 'not ...' in parentheses here)"
-            } else {
-                ""
-            };
-            return Err(self.err(format!("expected a value, found '{name}'{hint}"), col));
-        }
-        let Some(sig) = signature(&name) else {
-            return Err(self.err(
-                format!("unknown function or name '{name}' (bands are written b1, b2, ...)"),
-                col,
-            ));
-        };
-        if self.peek().tok != Tok::LParen {
-            return Err(self.err(format!("'{name}' is a function: write {sig}"), col));
-        }
-        let open = self.bump().col;
-        let args = self.args(&name, open)?;
-        self.call(&name, sig, args, col)
-    }
-
-    fn args(&mut self, name: &str, open: usize) -> Result<Vec<Expr>, ExprError> {
-        let mut args = Vec::new();
-        if self.peek().tok == Tok::RParen {
-            self.bump();
-            return Ok(args);
-        }
-        loop {
-            args.push(self.expr()?);
-            match self.peek().tok {
-                Tok::Comma => {
-                    self.bump();
-                }
-                Tok::RParen => {
-                    self.bump();
-                    return Ok(args);
-                }
-                ref other => {
-                    return Err(self.err_here(format!(
-                        "expected ',' or ')' in '{name}(' opened at column {}, found {}",
-                        open + 1,
-                        other.describe()
-                    )))
-                }
-            }
-        }
-    }
-
-    fn call(&self, name: &str, sig: &str, mut args: Vec<Expr>, col: usize) -> PResult {
-        let n = args.len();
-        let variadic = matches!(name, "min" | "max" | "mean");
-        let want = match name {
-            "where" | "clamp" => 3,
-            "pow" => 2,
-            _ if variadic => 2,
-            _ => 1,
-        };
-        if (variadic && n < want) || (!variadic && n != want) {
-            let at_least = if variadic { "at least " } else { "" };
-            let s = if want == 1 { "" } else { "s" };
-            return Err(self.err(
-                format!("{name}() takes {at_least}{want} argument{s}: {sig}; got {n}"),
-                col,
-            ));
-        }
-        let three = |mut a: Vec<Expr>| {
-            let z = a.pop().expect("arity checked");
-            let y = a.pop().expect("arity checked");
-            let x = a.pop().expect("arity checked");
-            Box::new([x, y, z])
-        };
-        let unary = match name {
-            "abs" => Some(UnOp::Abs),
-            "sqrt" => Some(UnOp::Sqrt),
-            "log" => Some(UnOp::Ln),
-            "exp" => Some(UnOp::Exp),
-            "isnan" => Some(UnOp::IsNan),
-            _ => None,
-        };
-        if let Some(op) = unary {
-            let x = args.pop().expect("arity checked");
-            return self.mk(Node::Un(op, Box::new(x)), col);
-        }
-        match name {
-            "where" => self.mk(Node::Where(three(args)), col),
-            "clamp" => self.mk(Node::Clamp(three(args)), col),
-            "mean" => self.mk(Node::Mean(args), col),
-            _ => {
-                let op = match name {
-                    "min" => BinOp::Min,
-                    "max" => BinOp::Max,
-                    "pow" => BinOp::Pow,
-                    _ => unreachable!("signature() and call() list the same functions"),
-                };
-                let rest = args.split_off(1);
-                let mut acc = args.pop().expect("arity checked");
-                for a in rest {
-                    acc = self.mk(Node::Bin(op, Box::new(acc), Box::new(a)), col)?;
-                }
-                Ok(acc)
-            }
-        }
-    }
 }
 
 fn cmp_op(t: &Tok) -> Option<BinOp> {
@@ -384,34 +282,29 @@ fn cmp_op(t: &Tok) -> Option<BinOp> {
     })
 }
 
-/// `Some` when `name` looks like a band reference (`b` + digits); the inner
-/// result says whether the number is usable.
-fn band_number(name: &str) -> Option<Result<usize, String>> {
-    let digits = name.strip_prefix('b')?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(match digits.parse::<usize>() {
-        Ok(0) => Err("bands are numbered from 1: b0 does not exist".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("band number too large: {name}")),
+/// Binding powers, loosest first; `**` and the prefix operators are handled
+/// by `unary`/`power`.
+const NOT: u8 = 3;
+const CMP: u8 = 4;
+
+/// Binding power and operator of a left-associative infix token.
+fn infix(t: &Tok) -> Option<(u8, BinOp)> {
+    Some(match t {
+        Tok::Ident(s) if s == "or" => (1, BinOp::Or),
+        Tok::Ident(s) if s == "and" => (2, BinOp::And),
+        Tok::Pipe => (5, BinOp::BitOr),
+        Tok::Caret => (6, BinOp::BitXor),
+        Tok::Amp => (7, BinOp::BitAnd),
+        Tok::Shl => (8, BinOp::Shl),
+        Tok::Shr => (8, BinOp::Shr),
+        Tok::Plus => (9, BinOp::Add),
+        Tok::Minus => (9, BinOp::Sub),
+        Tok::Star => (10, BinOp::Mul),
+        Tok::Slash => (10, BinOp::Div),
+        _ => return None,
     })
 }
 
-/// The usage line of each function, which also serves as the function list.
-fn signature(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "where" => "where(cond, a, b)",
-        "min" => "min(a, b, ...)",
-        "max" => "max(a, b, ...)",
-        "mean" => "mean(a, b, ...)",
-        "abs" => "abs(x)",
-        "sqrt" => "sqrt(x)",
-        "log" => "log(x)",
-        "exp" => "exp(x)",
-        "isnan" => "isnan(x)",
-        "pow" => "pow(x, y)",
-        "clamp" => "clamp(x, lo, hi)",
-        _ => return None,
-    })
+fn kw(t: &Tok, word: &str) -> bool {
+    matches!(t, Tok::Ident(s) if s == word)
 }

@@ -2,6 +2,11 @@
 //!
 //! One definition used by both the vector kernels (inlined into their
 //! loops) and constant folding, so the two can never disagree about NaN.
+//!
+//! Bitwise operators work on the exact i64 an f64 holds: inputs are integer
+//! GDAL types (at most 32 bits, so exact in f64), and the type check in
+//! `types` refuses fractional operands before anything runs. NaN (nodata)
+//! stays NaN, like everywhere else.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum UnOp {
@@ -12,6 +17,8 @@ pub(super) enum UnOp {
     Ln,
     Exp,
     IsNan,
+    /// `~x`: two's complement of the integer, i.e. `-x - 1`.
+    BitNot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +38,11 @@ pub(super) enum BinOp {
     Or,
     Min,
     Max,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
 }
 
 /// Nonzero and not NaN.
@@ -55,6 +67,7 @@ impl UnOp {
             UnOp::Ln => x.ln(),
             UnOp::Exp => x.exp(),
             UnOp::IsNan => flag(x.is_nan()),
+            UnOp::BitNot => int1(x, |a| !a),
         }
     }
 }
@@ -82,8 +95,55 @@ impl BinOp {
             // f64::min/max return the non-NaN argument: the "ignore" policy.
             BinOp::Min => x.min(y),
             BinOp::Max => x.max(y),
+            BinOp::BitAnd => int2(x, y, |a, b| Some(a & b)),
+            BinOp::BitOr => int2(x, y, |a, b| Some(a | b)),
+            BinOp::BitXor => int2(x, y, |a, b| Some(a ^ b)),
+            // A shift count outside 0..=63 has no sensible value: NaN.
+            BinOp::Shl => int2(x, y, |a, b| {
+                u32::try_from(b).ok().and_then(|b| a.checked_shl(b))
+            }),
+            BinOp::Shr => int2(x, y, |a, b| {
+                u32::try_from(b).ok().and_then(|b| a.checked_shr(b))
+            }),
         }
     }
+}
+
+/// The exact integer an f64 holds, if it holds one. Bitwise operands are
+/// integer-typed (checked at compile time), so this only fails on NaN
+/// (nodata), on infinities from overflowing arithmetic, and beyond 2^63.
+#[inline(always)]
+fn int(x: f64) -> Option<i64> {
+    let ok = x.is_finite() && x.fract() == 0.0 && x.abs() < 9_223_372_036_854_775_808.0;
+    ok.then_some(x as i64)
+}
+
+#[inline(always)]
+fn int1(x: f64, f: impl Fn(i64) -> i64) -> f64 {
+    int(x).map_or(f64::NAN, |a| f(a) as f64)
+}
+
+#[inline(always)]
+fn int2(x: f64, y: f64, f: impl Fn(i64, i64) -> Option<i64>) -> f64 {
+    match (int(x), int(y)) {
+        (Some(a), Some(b)) => f(a, b).map_or(f64::NAN, |v| v as f64),
+        _ => f64::NAN,
+    }
+}
+
+/// `count` bits of `x` from bit `first` (0 = least significant), as an
+/// unsigned number: `bits(x, 8, 2)` is `(x >> 8) & 3`.
+#[inline(always)]
+pub(super) fn bits(x: f64, first: u32, count: u32) -> f64 {
+    // count is 1..=64 (checked by the parser); the shift cannot overflow.
+    let mask = (u64::MAX >> (64 - count.clamp(1, 64))) as i64;
+    int1(x, |a| (a >> first) & mask)
+}
+
+/// 1 when `x` equals one of `set`, else 0 (NaN equals nothing, as with `==`).
+#[inline(always)]
+pub(super) fn isin(x: f64, set: &[f64]) -> f64 {
+    flag(set.contains(&x))
 }
 
 #[inline(always)]

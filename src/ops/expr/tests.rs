@@ -2,9 +2,26 @@
 //! plain Rust closures evaluated per element here, never from the code under
 //! test; expected error columns are counted by hand from the source text.
 
+use gdal_sys::GDALDataType;
 use ndarray::{s, Array2, ArrayView2};
 
-use super::{EvalOptions, Program};
+use super::{Bindings, EvalOptions, ExprError, Program};
+
+/// One unnamed input of `n` bands of GDAL type `t`.
+pub(super) fn single(n: usize, t: GDALDataType::Type) -> Bindings {
+    Bindings::single(&vec![t; n])
+}
+
+/// Compiles against one input of 300 Float64 bands, so only syntax and
+/// band numbers beyond 300 can fail.
+pub(super) fn compile(src: &str) -> Result<Program, ExprError> {
+    Program::compile(src, &single(300, GDALDataType::GDT_Float64))
+}
+
+/// The 1-based bands of the single input a program reads.
+pub(super) fn bands(p: &Program) -> Vec<usize> {
+    p.slots().iter().map(|s| s.band).collect()
+}
 
 /// Deterministic test data: a mix of signs, small integers (so `==` hits),
 /// zeros and NaN, from a xorshift generator.
@@ -23,6 +40,17 @@ pub(super) fn data(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
     })
 }
 
+/// Whole numbers with NaN (nodata), zeros, small shift counts, negatives
+/// and 16-bit QA-like values.
+pub(super) fn int_data(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
+    data(rows, cols, seed).mapv(|v| match v {
+        v if v.is_nan() => v,
+        v if v.abs() < 5.0 => v.trunc(),
+        v if v < 0.0 => (v * 10.0).trunc(),
+        v => (v * 163.0).trunc(),
+    })
+}
+
 pub(super) fn same(got: f64, want: f64) -> bool {
     (got.is_nan() && want.is_nan())
         || got == want
@@ -30,14 +58,23 @@ pub(super) fn same(got: f64, want: f64) -> bool {
 }
 
 /// Expected value of one output from the band values at a pixel.
-type Oracle<'a> = dyn Fn(&[f64]) -> f64 + 'a;
+pub(super) type Oracle<'a> = dyn Fn(&[f64]) -> f64 + 'a;
 
 /// Evaluates `src` on views of bands b1..b4 (band `k` is `views[k-1]`) and
 /// compares every output pixel with `oracle[o](band values)`.
 fn check_views(src: &str, views: &[ArrayView2<f64>], oracle: &[&Oracle<'_>]) {
-    let p = Program::parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+    check_program(
+        &compile(src).unwrap_or_else(|e| panic!("{src}: {e}")),
+        views,
+        oracle,
+    );
+}
+
+/// [`check_views`] for a program compiled against any single input.
+pub(super) fn check_program(p: &Program, views: &[ArrayView2<f64>], oracle: &[&Oracle<'_>]) {
+    let src = p.source();
     assert_eq!(p.outputs(), oracle.len(), "{src}");
-    let inputs: Vec<ArrayView2<f64>> = p.bands().iter().map(|&b| views[b - 1]).collect();
+    let inputs: Vec<ArrayView2<f64>> = bands(p).iter().map(|&b| views[b - 1]).collect();
     let outs = p.eval(&inputs);
     let (rows, cols) = views[0].dim();
     for (o, out) in outs.iter().enumerate() {
@@ -119,11 +156,11 @@ fn arithmetic_and_precedence() {
     check("b1 - b2 * b3 + b4 / b1", |b| {
         b[0] - b[1] * b[2] + b[3] / b[0]
     });
-    check("-b1 ^ 2", |b| -pw(b[0], 2.0));
+    check("-b1 ** 2", |b| -pw(b[0], 2.0));
     check("-2 ** 2 + b1", |b| -4.0 + b[0]);
-    check("2 ^ 3 ^ 2 * b1", |b| 512.0 * b[0]);
+    check("2 ** 3 ** 2 * b1", |b| 512.0 * b[0]);
     check("b1 ** -1", |b| pw(b[0], -1.0));
-    check("b1 ^ b2", |b| pw(b[0], b[1]));
+    check("b1 ** b2", |b| pw(b[0], b[1]));
     check("- - b1 + +b2", |b| b[0] + b[1]);
     check("2 * -b1", |b| 2.0 * -b[0]);
     check("1e-3 * b1 + 2.5E+2 + .5 * b2 + 3. * b3", |b| {
@@ -213,20 +250,20 @@ fn functions() {
 
 #[test]
 fn bands_and_outputs() {
-    let p = Program::parse("b3 + B1 * b3; b2;").unwrap();
-    assert_eq!(p.bands(), &[1, 2, 3]);
+    let p = compile("b3 + B1 * b3; b2;").unwrap();
+    assert_eq!(bands(&p), [1, 2, 3]);
     assert_eq!(p.outputs(), 2);
     assert_eq!(p.source(), "b3 + B1 * b3; b2;");
     assert_eq!(p.output_source(0), Some("b3 + B1 * b3"));
     assert_eq!(p.output_source(1), Some("b2"));
     assert_eq!(p.output_source(2), None);
     // Spans count characters: U+00A0 is whitespace, two bytes in UTF-8.
-    let p = Program::parse("  (b1)\n;\u{a0}b2 *\u{a0}2 ").unwrap();
+    let p = compile("  (b1)\n;\u{a0}b2 *\u{a0}2 ").unwrap();
     assert_eq!(p.output_source(0), Some("(b1)"));
     assert_eq!(p.output_source(1), Some("b2 *\u{a0}2"));
-    let p = Program::parse("where(0, b7, 1)").unwrap();
-    assert_eq!(p.bands(), &[7], "a folded-away reference is still listed");
-    assert!(p.check_bands(6).is_err());
+    let p = compile("where(0, b7, 1)").unwrap();
+    assert_eq!(bands(&p), [7], "a folded-away reference is still listed");
+    assert!(Program::compile("where(0, b7, 1)", &single(6, GDALDataType::GDT_Float64)).is_err());
 }
 
 #[test]
@@ -271,7 +308,7 @@ fn strided_and_odd_shaped_views() {
     check_views(src, &views, &[&ndvi]);
     // Empty windows.
     let e = Array2::<f64>::zeros((0, 5));
-    let p = Program::parse(src).unwrap();
+    let p = compile(src).unwrap();
     let out = p.eval(&[e.view(), e.view(), e.view(), e.view()]);
     assert_eq!(out[0].dim(), (0, 5));
 }
@@ -279,7 +316,7 @@ fn strided_and_odd_shaped_views() {
 #[test]
 fn eval_options_fuse_nodata_handling() {
     let bands: Vec<Array2<f64>> = (1..=2).map(|k| data(37, 123, k)).collect();
-    let p = Program::parse("b1 / b2; max(b1, b2)").unwrap();
+    let p = compile("b1 / b2; max(b1, b2)").unwrap();
     let views: Vec<ArrayView2<f64>> = bands.iter().map(|b| b.view()).collect();
     for (mask, fin) in [(false, false), (true, false), (false, true), (true, true)] {
         let opts = EvalOptions {
@@ -316,7 +353,7 @@ fn program_is_shareable() {
 #[ignore]
 fn bench_ndvi_512() {
     let (a, b) = (data(512, 512, 1), data(512, 512, 2));
-    let p = Program::parse("(b2 - b1) / (b2 + b1)").unwrap();
+    let p = compile("(b2 - b1) / (b2 + b1)").unwrap();
     let t = std::time::Instant::now();
     let n = 200;
     for _ in 0..n {

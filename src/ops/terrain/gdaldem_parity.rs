@@ -124,6 +124,7 @@ fn ours(case: &Case<'_>, mode: &str, set: &[(&str, &str)]) -> Array2<f64> {
         geo_transform: case.gt,
         geographic: case.geographic,
         nodata: vec![Some(f64::from(NODATA))],
+        band_types: vec![gdal_sys::GDALDataType::GDT_Float32],
     };
     let params: Params = set
         .iter()

@@ -20,6 +20,7 @@ fn info(rows: usize, cols: usize, gt: [f64; 6]) -> InputInfo {
         geo_transform: Some(gt),
         geographic: false,
         nodata: vec![Some(-9999.0)],
+        band_types: vec![gdal_sys::GDALDataType::GDT_Float32],
     }
 }
 
