@@ -8,7 +8,8 @@
 //! ESRI-flavoured WKT comes back as the EPSG one), so the key flavour is
 //! chosen by a round trip through `/vsimem/` ([`keys_flavor`]). GDAL 3.6
 //! reports write errors at close only through the error handler, so closing
-//! checks the writer thread's GDAL messages.
+//! checks the writer thread's GDAL messages. Multi-band outputs are plain
+//! bands unless asked otherwise ([`photometric`]).
 
 use std::ffi::CString;
 use std::path::Path;
@@ -28,6 +29,9 @@ pub fn create(job: &JobCtx, path: &Path) -> anyhow::Result<Dataset> {
     let mut opts = gdal::cpl::CslStringList::new();
     for (k, v) in gtiff_options(&job.output) {
         opts.set_name_value(&k, &v)?;
+    }
+    if let Some(p) = photometric(job) {
+        opts.set_name_value("PHOTOMETRIC", p)?;
     }
     let user_flavor = job
         .output
@@ -69,6 +73,35 @@ pub fn create(job: &JobCtx, path: &Path) -> anyhow::Result<Dataset> {
     let mut ds = unsafe { Dataset::from_c_dataset(h) };
     copy_metadata(job, &mut ds)?;
     Ok(ds)
+}
+
+/// PHOTOMETRIC unless the user chose it (or ALPHA) with `--co`. GDAL's GTiff
+/// default makes every 3- and 4-band Byte file RGB, and the fourth band
+/// alpha, so a computed 4-band output would read as three colours and a
+/// mask. Outputs are plain bands (MINISBLACK: Gray, then Undefined) unless
+/// their first three bands keep an input's red, green and blue (a rescaled
+/// RGB image), which stay RGB; further bands are never alpha.
+fn photometric(job: &JobCtx) -> Option<&'static str> {
+    use gdal::raster::ColorInterpretation as Ci;
+    let asked = |key: &str| {
+        job.output
+            .creation_options
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(key))
+    };
+    if asked("PHOTOMETRIC") || asked("ALPHA") {
+        return None;
+    }
+    let kept = |i: usize| {
+        let src = job.op.band_source(i)?;
+        Ci::from_c_int(job.input.bands.get(src - 1)?.color_interp as _)
+    };
+    let rgb = job.op.out_bands() >= 3
+        && [Ci::RedBand, Ci::GreenBand, Ci::BlueBand]
+            .into_iter()
+            .enumerate()
+            .all(|(i, ci)| kept(i) == Some(ci));
+    Some(if rgb { "RGB" } else { "MINISBLACK" })
 }
 
 fn dir_of(p: &Path) -> String {

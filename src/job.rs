@@ -64,6 +64,8 @@ pub struct JobCtx {
     failed: AtomicBool,
     pub done_windows: AtomicUsize,
     pub done_pixels: AtomicU64,
+    /// Values the conversion to the output type saturated or moved off nodata.
+    pub conversion: crate::convert::Tally,
     outcome: Sender<Outcome>,
 }
 
@@ -80,6 +82,17 @@ pub struct Summary {
     pub output: PathBuf,
     pub windows: usize,
     pub pixels: u64,
+    pub conversion: crate::convert::Counts,
+}
+
+impl Summary {
+    /// The job's own warnings (not GDAL's): what the conversion changed.
+    pub fn warnings(&self, out: &OutputSpec) -> Vec<String> {
+        self.conversion
+            .warning(out.out_type, out.nodata)
+            .into_iter()
+            .collect()
+    }
 }
 
 /// A job failure: what went wrong, and where.
@@ -118,6 +131,7 @@ impl JobCtx {
             failed: AtomicBool::new(false),
             done_windows: AtomicUsize::new(0),
             done_pixels: AtomicU64::new(0),
+            conversion: Default::default(),
             outcome,
         }
     }
