@@ -7,6 +7,27 @@
 use super::types::write;
 use super::*;
 
+/// `tilerun INPUT -e EXPR --ot T [--nodata ND] --json -o OUT`, insisting on
+/// success: the JSON summary, the output, and stderr.
+fn convert(
+    env: &Env,
+    input: &Path,
+    expr: &str,
+    t: &str,
+    nodata: Option<&str>,
+    out: &Path,
+) -> (serde_json::Value, Raster, String) {
+    let mut args = vec![input.to_str().unwrap(), "-e", expr, "--ot", t];
+    if let Some(nd) = nodata {
+        args.extend(["--nodata", nd]);
+    }
+    args.extend(["--json", "-o", out.to_str().unwrap()]);
+    let run = env.run(&args);
+    run.ok();
+    let json = serde_json::from_str(run.stdout().trim()).expect("one JSON line");
+    (json, read(out), run.stderr())
+}
+
 /// `b1 * 3` of RGB.byte.tif as Byte: results of 255 and more are valid
 /// pixels, but 255 is the output's nodata, so they must come out as 254 (the
 /// nearest other value), counted in the JSON summary and named in one
@@ -16,19 +37,8 @@ fn overflow_saturates_to_the_nearest_value_that_is_not_nodata() {
     let env = Env::new();
     let input = corpus("RGB.byte.tif");
     let out = env.path("x3.tif");
-    let run = env.run([
-        input.to_str().unwrap(),
-        "--expr",
-        "b1*3",
-        "--ot",
-        "Byte",
-        "--json",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    run.ok();
-    let json: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
-    let (src, got) = (read(&input), read(&out));
+    let (json, got, stderr) = convert(&env, &input, "b1*3", "Byte", None, &out);
+    let src = read(&input);
     assert_eq!(got.nodata[0], Some(255.0));
     let (mut saturated, mut moved) = (0u64, 0u64);
     for i in 0..src.bands[0].len() {
@@ -62,11 +72,7 @@ fn overflow_saturates_to_the_nearest_value_that_is_not_nodata() {
         "{}",
         warnings[0]
     );
-    assert!(
-        run.stderr().contains("49747 values saturated"),
-        "{}",
-        run.stderr()
-    );
+    assert!(stderr.contains("49747 values saturated"), "{stderr}");
 }
 
 /// What a valid value must be stored as: the nearest integer in `lo..=hi`
@@ -120,21 +126,7 @@ fn no_type_lets_a_valid_value_become_nodata() {
             write::<f64>(&input, &vals, None);
             let out = env.path(&format!("o_{t}_{nd}.tif"));
             let nd_s = nd.to_string();
-            let run = env.run([
-                input.to_str().unwrap(),
-                "-e",
-                "b1",
-                "--ot",
-                t,
-                "--nodata",
-                &nd_s,
-                "--json",
-                "-o",
-                out.to_str().unwrap(),
-            ]);
-            run.ok();
-            let json: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
-            let got = read(&out);
+            let (json, got, _) = convert(&env, &input, "b1", t, Some(&nd_s), &out);
             let (mut sat, mut moved) = (0, 0);
             for (i, v) in vals.iter().enumerate() {
                 let (want, s, m) = nearest_not_nodata(*v, (lo, hi), nd);
@@ -204,19 +196,7 @@ fn float_results_never_read_back_as_nodata() {
         write::<f64>(&input, vals, None);
         let out = env.path(&format!("o{k}.tif"));
         let nd_s = format!("{nd:e}");
-        let args = [
-            input.to_str().unwrap(),
-            "-e",
-            "b1",
-            "--ot",
-            t,
-            "--nodata",
-            &nd_s,
-        ];
-        let run = env.run([&args[..], &["--json", "-o", out.to_str().unwrap()]].concat());
-        run.ok();
-        let json: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
-        let got = read(&out);
+        let (json, got, _) = convert(&env, &input, "b1", t, Some(&nd_s), &out);
         assert_eq!(
             got.masks[0],
             vec![255; vals.len()],
@@ -279,18 +259,7 @@ fn default_nodata_is_gdal_calcs() {
             env.path(&format!("t_{t}.tif")),
             env.path(&format!("g_{t}.tif")),
         );
-        ok(
-            &env,
-            &[
-                input.to_str().unwrap(),
-                "-e",
-                "b1",
-                "--ot",
-                t,
-                "-o",
-                ours.to_str().unwrap(),
-            ],
-        );
+        let (_, got, _) = convert(&env, &input, "b1", t, None, &ours);
         oracle(
             "/usr/bin/gdal_calc.py",
             &[
@@ -305,7 +274,7 @@ fn default_nodata_is_gdal_calcs() {
                 theirs.to_str().unwrap(),
             ],
         );
-        let (a, b) = (read(&ours).nodata[0], read(&theirs).nodata[0]);
+        let (a, b) = (got.nodata[0], read(&theirs).nodata[0]);
         assert!(
             a.is_some() && a == b,
             "{t}: tilerun {a:?}, gdal_calc.py {b:?}"
