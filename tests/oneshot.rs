@@ -190,7 +190,7 @@ fn integer_output_rounds_and_clamps() {
     let env = Env::new();
     let out = env.path("o.tif");
     // b1 of the fixture spans well past 255 once scaled: clamps at 255;
-    // b1 / 1000 rounds half away from zero.
+    // b1 / 1000 rounds half away from zero; 0 - b1 clamps onto nodata.
     env.run([
         fixture("scene_small.tif").as_os_str(),
         "-e".as_ref(),
@@ -211,10 +211,12 @@ fn integer_output_rounds_and_clamps() {
             assert_eq!(got.bands[0][i], 0.0);
             continue;
         }
-        let round = |x: f64| x.round().clamp(0.0, 255.0);
+        // 0 is the output nodata: valid results that round or clamp to it
+        // take the nearest other value, 1.
+        let round = |x: f64| x.round().clamp(0.0, 255.0).max(1.0);
         assert_eq!(got.bands[0][i], round(v * 10.0), "pixel {i}");
         assert_eq!(got.bands[1][i], round(v / 1000.0 - 0.5), "pixel {i}");
-        assert_eq!(got.bands[2][i], 0.0, "pixel {i}");
+        assert_eq!(got.bands[2][i], 1.0, "pixel {i}");
     }
 }
 

@@ -10,9 +10,11 @@ use std::process::Command;
 use crate::util::*;
 
 mod assembled;
+mod bands;
 mod cog;
 mod fidelity;
 mod ops;
+mod overflow;
 mod refused;
 mod types;
 

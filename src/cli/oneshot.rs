@@ -70,6 +70,10 @@ pub fn run(input: &Path, args: &RunArgs, common: &Common) -> Result<(), Error> {
     }
     match outcome.result {
         Ok(summary) => {
+            let own = summary.warnings(&ctx.output);
+            for w in &own {
+                tracing::warn!("{}: {w}", crate::error::show(input));
+            }
             if args.json {
                 // Uncompressed input bytes the op read: its bands at their own sample size.
                 let sample_bytes: f64 = ctx
@@ -79,8 +83,19 @@ pub fn run(input: &Path, args: &RunArgs, common: &Common) -> Result<(), Error> {
                     .map(|&b| crate::gdal::ffi::type_size(ctx.input.bands[b - 1].gdal_type) as f64)
                     .sum();
                 let bytes_in = summary.pixels as f64 * sample_bytes;
-                let warnings: Vec<&String> =
-                    prepared.warnings.iter().chain(&outcome.warnings).collect();
+                let warnings: Vec<&String> = prepared
+                    .warnings
+                    .iter()
+                    .chain(&outcome.warnings)
+                    .chain(&own)
+                    .collect();
+                // Values the op chose itself (e.g. the terrain scale).
+                let resolved: serde_json::Map<String, serde_json::Value> = ctx
+                    .op
+                    .resolved()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.into()))
+                    .collect();
                 // Lossy: serde refuses (and json! panics on) non-UTF-8 paths.
                 let line = serde_json::json!({
                     "input": summary.input.to_string_lossy(),
@@ -91,6 +106,9 @@ pub fn run(input: &Path, args: &RunArgs, common: &Common) -> Result<(), Error> {
                     "seconds": (secs * 1000.0).round() / 1000.0,
                     "mpix_per_s": (summary.pixels as f64 / secs / 1e6 * 100.0).round() / 100.0,
                     "mb_per_s": (bytes_in / secs / 1e6 * 100.0).round() / 100.0,
+                    "saturated": summary.conversion.saturated,
+                    "nudged": summary.conversion.nudged,
+                    "resolved": resolved,
                     "warnings": warnings,
                 });
                 println!("{line}");

@@ -34,6 +34,8 @@ pub struct JobCtx {
     failed: AtomicBool,
     pub done_windows: AtomicUsize,
     pub done_pixels: AtomicU64,
+    /// Values the conversion to the output type saturated or moved off nodata.
+    pub conversion: crate::sink::convert::Tally,
     outcome: Sender<Outcome>,
 }
 
@@ -50,6 +52,17 @@ pub struct Summary {
     pub output: PathBuf,
     pub windows: usize,
     pub pixels: u64,
+    pub conversion: crate::sink::convert::Counts,
+}
+
+impl Summary {
+    /// The job's own warnings (not GDAL's): what the conversion changed.
+    pub fn warnings(&self, out: &OutputSpec) -> Vec<String> {
+        self.conversion
+            .warning(out.out_type, out.nodata)
+            .into_iter()
+            .collect()
+    }
 }
 
 /// A job failure: what went wrong, and where.
@@ -88,6 +101,7 @@ impl JobCtx {
             failed: AtomicBool::new(false),
             done_windows: AtomicUsize::new(0),
             done_pixels: AtomicU64::new(0),
+            conversion: Default::default(),
             outcome,
         }
     }

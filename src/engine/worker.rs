@@ -146,7 +146,9 @@ fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Resul
         "op {} returned arrays of the wrong shape",
         op.name()
     );
-    let raw = crate::sink::convert::pack(&out, job.output.out_type, job.output.nodata);
+    let mut counts = crate::sink::convert::Counts::default();
+    let raw = crate::sink::convert::pack(&out, job.output.out_type, job.output.nodata, &mut counts);
+    job.conversion.add(counts);
     let Some(l) = &job.output.layout else {
         return Ok(Payload::Raw(raw));
     };

@@ -230,6 +230,7 @@ fn finish(mut o: Open) {
             o.warnings.push(m.text);
         }
     }
+    let conversion = o.job.conversion.get();
     let warnings = std::mem::take(&mut o.warnings);
     let job = Arc::clone(&o.job);
     drop(o);
@@ -240,6 +241,7 @@ fn finish(mut o: Open) {
                 output: job.output.path.clone(),
                 windows: job.windows.len(),
                 pixels: (job.input.width * job.input.height) as u64,
+                conversion,
             }),
             warnings,
         ),

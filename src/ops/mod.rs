@@ -13,6 +13,7 @@ use ndarray::{Array2, ArrayView2};
 pub mod bandmath;
 pub mod expr;
 pub mod focal;
+pub mod nodata;
 pub mod reclass;
 mod resampling;
 pub mod rescale;
@@ -142,6 +143,11 @@ pub trait Op: Send + Sync {
     /// scale/offset are copied. None when values are recomputed.
     fn units_source(&self, _out: usize) -> Option<usize> {
         None
+    }
+    /// Values the op chose itself that change its results, for the job
+    /// summary (e.g. the terrain `scale` assumed for a geographic CRS).
+    fn resolved(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
     }
     /// Default overview resampling: average suits continuous values; ops
     /// producing classes say `Mode` (averaging classes invents new ones).

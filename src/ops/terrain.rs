@@ -1,7 +1,9 @@
 //! Terrain ops — `hillshade`, `slope`, `aspect` — that reproduce
 //! `gdaldem … -compute_edges` of GDAL 3.6.2, so tilerun can replace gdaldem
-//! in existing pipelines without changing a single output value (hillshade
-//! within ±1 DN, slope/aspect within float noise).
+//! in existing pipelines: in the parity tests every value is identical but
+//! one hillshade pixel, 1 DN off (see the README). Where gdaldem 3.6.2 is
+//! wrong (aspect of south-up and east-to-west DEMs) tilerun is right
+//! instead.
 //!
 //! # Edge and nodata rule (gdaldem `-compute_edges`)
 //! Every output cell comes from a 3×3 window around it:
@@ -22,29 +24,42 @@
 //!
 //! # Geometry
 //! Pixel size is `gt[1]` (east-west) and `gt[5]` (north-south, negative for
-//! north-up), used with their signs as gdaldem does. Rotation terms
-//! (`gt[2]`, `gt[4]`) are ignored like gdaldem ignores them, with a warning.
-//! A missing geotransform means gdaldem's default `[0,1,0,0,0,1]` (also
-//! warned about). Aspect, like gdaldem's, ignores pixel size altogether.
-//! For a geographic CRS without an explicit `scale`, `scale=111120`
-//! (metres per degree, gdaldem's documented `-s` for metre DEMs) is applied
-//! and reported as a warning.
+//! north-up). The products describe the terrain, not the storage order: a
+//! DEM stored bottom row first (`gt[5] > 0`) or east to west (`gt[1] < 0`)
+//! is read as its north-up, west-to-east mirror image, computed exactly as
+//! gdaldem computes a north-up DEM, and the result mirrored back. gdaldem
+//! 3.6.2 does not do this for aspect, which takes raw row/column
+//! differences, so its aspect of a south-up or east-to-west DEM is the
+//! mirror of the true one (up to 180° off); hillshade and slope use the
+//! signed pixel size and were already right. Rotation terms (`gt[2]`,
+//! `gt[4]`) are ignored like gdaldem ignores them, with a warning. A
+//! missing geotransform is taken as 1×1 pixels with row 0 at the top
+//! (north), as every viewer draws such a raster (warned about); gdaldem
+//! uses `[0,1,0,0,0,1]` there, i.e. south-up for hillshade but north-up for
+//! aspect. Aspect, like gdaldem's, ignores pixel size (on non-square pixels
+//! it is the aspect of the pixel grid). For a geographic CRS without an
+//! explicit `scale`, `scale=111120` (metres per degree, gdaldem's documented
+//! `-s` for metre DEMs; gdaldem's own default is 1) is applied and reported
+//! as a warning and in the job summary.
 //!
 //! # Values
 //! Hillshade is `1 + 254·cos(angle)` rounded half-up like GDAL's float→Byte
 //! conversion (so it is integral whatever `--ot` is), 1 when in shadow,
 //! nodata 0. Slope/aspect are Float32 with nodata −9999; flat cells have
 //! aspect nodata unless `zero_for_flat`. Arithmetic mirrors gdaldem's
-//! (see `kernel`); the parity tests find bit-identical output.
+//! (see `kernel`).
 //!
 //! # Known differences from gdaldem 3.6.2
+//! * south-up / east-to-west DEMs and DEMs without a geotransform (see
+//!   *Geometry*);
 //! * `zero_for_flat`: gdaldem then writes no output nodata, so nodata
 //!   centres become 0 too; here they stay nodata.
 //! * gdaldem divides by an SSE reciprocal-square-root estimate in
-//!   hillshade; we use an exact `sqrt` (≤ 1 DN at rounding ties).
-//! * gdaldem also treats values within ~1e-10 of the nodata value, and an
-//!   edge extrapolation landing exactly on it, as nodata; we see only the
-//!   cells the engine masked (NaN).
+//!   hillshade of integer DEMs; we use an exact `sqrt` (≤ 1 DN at rounding
+//!   ties).
+//! * gdaldem also treats values within two float epsilons of the nodata
+//!   value (relative to their sum), and an edge extrapolation landing on
+//!   it, as nodata; we see only the cells the engine masked (NaN).
 //! * `-igor` shading is not offered.
 
 mod kernel;
@@ -58,11 +73,13 @@ mod fast_path_tests;
 #[cfg(test)]
 mod gdaldem_parity;
 #[cfg(test)]
+mod orientation_tests;
+#[cfg(test)]
 pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 
 pub use kernel::{aspect, Gradient, Product, Shading, Terrain};
 pub use sweep::window;
@@ -143,9 +160,9 @@ pub fn build(
     let mut warnings = Vec::new();
     let gt = info.geo_transform.unwrap_or_else(|| {
         warnings.push(format!(
-            "{name}: input has no geotransform; using 1x1 pixels with gt[5]=+1 as gdaldem does"
+            "{name}: input has no geotransform; using 1x1 pixels, row 0 at the top (north)"
         ));
-        [0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+        [0.0, 1.0, 0.0, 0.0, 0.0, -1.0]
     });
     if !(gt[1].is_finite() && gt[5].is_finite() && gt[1] != 0.0 && gt[5] != 0.0) {
         return Err(OpError::new(
@@ -167,20 +184,26 @@ pub fn build(
         Some(s) => s,
         None if info.geographic && uses_scale => {
             warnings.push(format!(
-                "{name}: input CRS is geographic; using scale={GEOGRAPHIC_SCALE} (metres per degree) \
-                 like gdaldem -s {GEOGRAPHIC_SCALE}; override with --set scale=..."
+                "{name}: input CRS is geographic; using scale={GEOGRAPHIC_SCALE} (metres per degree, \
+                 gdaldem -s {GEOGRAPHIC_SCALE}; gdaldem's default is 1); override with --set scale=..."
             ));
             GEOGRAPHIC_SCALE
         }
         None => 1.0,
     };
-    let kernel = Terrain::new(product, gradient, gt[1], gt[5], scale);
+    // The kernel always sees a north-up, west-to-east DEM (see *Geometry*).
+    let kernel = Terrain::new(product, gradient, gt[1].abs(), -gt[5].abs(), scale);
     let describe = format!("{name} band={band} alg={gradient:?} scale={scale} {product:?}");
     Ok((
         Box::new(TerrainOp {
             name,
             bands: [band],
             kernel,
+            mirror: Mirror {
+                rows: gt[5] > 0.0,
+                cols: gt[1] < 0.0,
+            },
+            scale: uses_scale.then_some(scale),
             describe,
         }),
         warnings,
@@ -191,7 +214,48 @@ struct TerrainOp {
     name: &'static str,
     bands: [usize; 1],
     kernel: Terrain,
+    mirror: Mirror,
+    /// The scale applied, for the job summary (aspect uses none).
+    scale: Option<f64>,
     describe: String,
+}
+
+/// Which axes of the stored DEM run against north-up, west-to-east.
+#[derive(Debug, Clone, Copy)]
+struct Mirror {
+    rows: bool,
+    cols: bool,
+}
+
+impl Mirror {
+    /// Run `kernel` on the north-up, west-to-east view of `block` and hand
+    /// the result back in storage order. Mirroring is a view (negative
+    /// strides); the kernel copies the block into its own grid anyway, so
+    /// only the output costs one extra copy.
+    fn run(self, kernel: &Terrain, block: &Block<'_>) -> Array2<f64> {
+        let mut dem = block.bands[0].view();
+        let mut core = block.core;
+        let (rows, cols) = dem.dim();
+        if self.rows {
+            dem.invert_axis(Axis(0));
+            core.row = rows - core.row - core.rows;
+        }
+        if self.cols {
+            dem.invert_axis(Axis(1));
+            core.col = cols - core.col - core.cols;
+        }
+        let mut out = kernel.run(dem, core);
+        if self.rows {
+            out.invert_axis(Axis(0));
+        }
+        if self.cols {
+            out.invert_axis(Axis(1));
+        }
+        if self.rows || self.cols {
+            out = out.as_standard_layout().into_owned();
+        }
+        out
+    }
 }
 
 impl Op for TerrainOp {
@@ -222,9 +286,12 @@ impl Op for TerrainOp {
         })
     }
     fn compute(&self, block: &Block<'_>) -> Vec<Array2<f64>> {
-        vec![self.kernel.run(block.bands[0].view(), block.core)]
+        vec![self.mirror.run(&self.kernel, block)]
     }
     fn describe(&self) -> String {
         self.describe.clone()
+    }
+    fn resolved(&self) -> Vec<(&'static str, f64)> {
+        self.scale.map(|s| ("scale", s)).into_iter().collect()
     }
 }

@@ -4,13 +4,25 @@
 //! The conversion happens in the workers (so it runs in parallel) and is the
 //! one place where rounding, clamping and nodata substitution are decided:
 //! integers round half away from zero and saturate at the type's bounds,
-//! non-finite values become the output nodata.
+//! Float32 saturates at ±f32::MAX then rounds to nearest, non-finite values
+//! become the output nodata.
+//!
+//! A valid (finite) result never becomes nodata: where the stored value
+//! would read back as nodata (by rounding, saturation, or exactly; for
+//! floats GDAL also reads values very close to nodata as nodata, see
+//! [`crate::ops::nodata`]) it is moved to the nearest value that reads as
+//! valid, on the side the result lies on; an exact hit goes up, or down at
+//! the type's maximum. Otherwise such pixels would silently vanish from
+//! every reader. Saturated and moved values are counted, per job, for the
+//! summary and one warning line.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gdal_sys::GDALDataType;
 use ndarray::Array2;
 
+use crate::ops::nodata::NodataBand;
 pub use crate::ops::OutType;
 
 impl OutType {
@@ -111,83 +123,147 @@ impl FromStr for OutType {
     }
 }
 
-/// Convert one value: NaN/±inf → `nodata`, integers round and saturate.
-#[inline]
-pub fn convert_value(v: f64, t: OutType, nodata: f64) -> f64 {
-    if !v.is_finite() {
-        return nodata;
-    }
-    if t.is_float() {
+/// Output values the conversion had to change: saturated at the type's
+/// bounds, or moved off the nodata value (a value can be both).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub saturated: u64,
+    pub nudged: u64,
+}
+
+impl Counts {
+    /// The job's one warning line, when anything was changed.
+    pub fn warning(&self, t: OutType, nodata: f64) -> Option<String> {
+        if *self == Counts::default() {
+            return None;
+        }
         let (lo, hi) = t.range();
-        return v.clamp(lo, hi);
+        Some(format!(
+            "{} values saturated to {}'s range [{lo}, {hi}]; {} valid values moved off \
+             nodata {nodata} to the nearest other value",
+            self.saturated,
+            t.name(),
+            self.nudged
+        ))
     }
-    let (lo, hi) = t.range();
-    v.round().clamp(lo, hi)
+}
+
+/// A job's running [`Counts`], added to by every worker.
+#[derive(Debug, Default)]
+pub struct Tally {
+    saturated: AtomicU64,
+    nudged: AtomicU64,
+}
+
+impl Tally {
+    pub fn add(&self, c: Counts) {
+        self.saturated.fetch_add(c.saturated, Ordering::Relaxed);
+        self.nudged.fetch_add(c.nudged, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> Counts {
+        Counts {
+            saturated: self.saturated.load(Ordering::Relaxed),
+            nudged: self.nudged.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The conversion to one output type and nodata, set up once per buffer.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    lo: f64,
+    hi: f64,
+    nodata: f64,
+    band: NodataBand,
+    /// Values in either interval are stored as they are: in range, and
+    /// clear of the nodata band. Everything else (NaN included, which fails
+    /// every comparison) takes the cold path.
+    fast: [(f64, f64); 2],
+}
+
+impl Target {
+    fn new(t: OutType, nodata: f64) -> Target {
+        let (lo, hi) = t.range();
+        let band = NodataBand::new(t, nodata);
+        let (g0, g1) = band.guard;
+        Target {
+            lo,
+            hi,
+            nodata,
+            band,
+            fast: [(lo, hi.min(g0)), (lo.max(g1), hi)],
+        }
+    }
+
+    /// One value, as it will be stored (before the cast to the sample type).
+    /// `t` is the target's type, passed as a constant so each packing loop
+    /// is specialised for its type.
+    #[inline(always)]
+    fn value(&self, t: OutType, v: f64, n: &mut Counts) -> f64 {
+        let r = if t.is_float() { v } else { v.round() };
+        let [(a0, a1), (b0, b1)] = self.fast;
+        if (r >= a0 && r <= a1) || (r >= b0 && r <= b1) {
+            return r;
+        }
+        self.slow(r, v, n)
+    }
+
+    /// Non-finite values, saturation, and values in the nodata band.
+    #[cold]
+    #[inline(never)]
+    fn slow(&self, r: f64, v: f64, n: &mut Counts) -> f64 {
+        if !v.is_finite() {
+            return self.nodata;
+        }
+        let s = r.clamp(self.lo, self.hi);
+        n.saturated += u64::from(s != r);
+        let (g0, g1) = self.band.guard;
+        if s > g0 && s < g1 && self.band.reads_as_nodata(s) {
+            n.nudged += 1;
+            return self.band.replace(v);
+        }
+        s
+    }
+}
+
+/// Convert one value: NaN/±inf → `nodata`, integers round and saturate, a
+/// valid value never lands on `nodata` (see the module doc).
+pub fn convert_value(v: f64, t: OutType, nodata: f64) -> f64 {
+    Target::new(t, nodata).value(t, v, &mut Counts::default())
 }
 
 /// Pack output bands into one band-sequential native-endian buffer, the
-/// layout GDAL's dataset RasterIO takes with default spacings.
-pub fn pack(bands: &[Array2<f64>], t: OutType, nodata: f64) -> Vec<u8> {
+/// layout GDAL's dataset RasterIO takes with default spacings, adding what
+/// the conversion changed to `counts`.
+pub fn pack(bands: &[Array2<f64>], t: OutType, nodata: f64, counts: &mut Counts) -> Vec<u8> {
     let n: usize = bands.iter().map(|b| b.len()).sum();
     let mut out = Vec::with_capacity(n * t.size());
+    let target = Target::new(t, nodata);
+    let mut c = Counts::default();
     macro_rules! put {
-        ($ty:ty) => {
+        ($t:expr, $ty:ty) => {
             for b in bands {
                 for &v in b.iter() {
-                    out.extend_from_slice(&(convert_value(v, t, nodata) as $ty).to_ne_bytes());
+                    let x = target.value($t, v, &mut c) as $ty;
+                    out.extend_from_slice(&x.to_ne_bytes());
                 }
             }
         };
     }
     match t {
-        OutType::Byte => put!(u8),
-        OutType::UInt16 => put!(u16),
-        OutType::Int16 => put!(i16),
-        OutType::UInt32 => put!(u32),
-        OutType::Int32 => put!(i32),
-        OutType::Float32 => put!(f32),
-        OutType::Float64 => put!(f64),
+        OutType::Byte => put!(OutType::Byte, u8),
+        OutType::UInt16 => put!(OutType::UInt16, u16),
+        OutType::Int16 => put!(OutType::Int16, i16),
+        OutType::UInt32 => put!(OutType::UInt32, u32),
+        OutType::Int32 => put!(OutType::Int32, i32),
+        OutType::Float32 => put!(OutType::Float32, f32),
+        OutType::Float64 => put!(OutType::Float64, f64),
     }
+    counts.saturated += c.saturated;
+    counts.nudged += c.nudged;
     out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn integers_round_half_away_and_saturate() {
-        let t = OutType::Byte;
-        assert_eq!(convert_value(2.5, t, 255.0), 3.0);
-        assert_eq!(convert_value(-0.4, t, 255.0), 0.0);
-        assert_eq!(convert_value(300.0, t, 255.0), 255.0);
-        assert_eq!(convert_value(f64::NAN, t, 7.0), 7.0);
-        assert_eq!(convert_value(-2.5, OutType::Int16, 0.0), -3.0);
-        assert_eq!(convert_value(1e12, OutType::Int32, 0.0), 2147483647.0);
-        assert_eq!(convert_value(-1e12, OutType::UInt32, 0.0), 0.0);
-        assert_eq!(
-            convert_value(f64::INFINITY, OutType::Float32, -9999.0),
-            -9999.0
-        );
-        assert_eq!(convert_value(1e300, OutType::Float32, 0.0), f32::MAX as f64);
-    }
-
-    #[test]
-    fn pack_is_band_sequential() {
-        let a = Array2::from_shape_vec((1, 2), vec![1.0, 2.0]).unwrap();
-        let b = Array2::from_shape_vec((1, 2), vec![3.0, f64::NAN]).unwrap();
-        assert_eq!(pack(&[a, b], OutType::Byte, 9.0), vec![1, 2, 3, 9]);
-    }
-
-    #[test]
-    fn holds_checks_range_and_integrality() {
-        assert!(OutType::Byte.holds(0.0));
-        assert!(!OutType::Byte.holds(-9999.0));
-        assert!(!OutType::Int16.holds(1.5));
-        assert!(OutType::Float32.holds(f64::NAN));
-        assert!(!OutType::UInt16.holds(f64::NAN));
-        for t in OutType::ALL {
-            assert!(t.holds(t.default_nodata()), "{t:?}");
-        }
-    }
-}
+#[path = "convert_tests.rs"]
+mod tests;

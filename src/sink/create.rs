@@ -8,7 +8,8 @@
 //! ESRI-flavoured WKT comes back as the EPSG one), so the key flavour is
 //! chosen by a round trip through `/vsimem/` ([`keys_flavor`]). GDAL 3.6
 //! reports write errors at close only through the error handler, so closing
-//! checks the writer thread's GDAL messages.
+//! checks the writer thread's GDAL messages. Multi-band outputs are plain
+//! bands unless asked otherwise ([`photometric`]).
 
 use std::path::Path;
 
@@ -25,6 +26,9 @@ pub fn create(out: &OutputSpec, path: &Path) -> anyhow::Result<Dataset> {
     let mut opts = gdal::cpl::CslStringList::new();
     for (k, v) in gtiff_options(out).iter() {
         opts.set_name_value(k, v)?;
+    }
+    if let Some(p) = photometric(out) {
+        opts.set_name_value("PHOTOMETRIC", p)?;
     }
     let user_flavor = out.creation_options.get("GEOTIFF_KEYS_FLAVOR").is_some();
     if out.format == Format::GTiff && !user_flavor {
@@ -48,6 +52,26 @@ pub fn create(out: &OutputSpec, path: &Path) -> anyhow::Result<Dataset> {
     .map_err(|e| anyhow::anyhow!("cannot create output in {}: {e}", dir_of(&out.path)))?;
     copy_metadata(out, &mut ds)?;
     Ok(ds)
+}
+
+/// PHOTOMETRIC unless the user chose it (or ALPHA) with `--co`. GDAL's GTiff
+/// default makes every 3- and 4-band Byte file RGB, and the fourth band
+/// alpha, so a computed 4-band output would read as three colours and a
+/// mask. Outputs are plain bands (MINISBLACK: Gray, then Undefined) unless
+/// their first three bands keep an input's red, green and blue (a rescaled
+/// RGB image), which stay RGB; further bands are never alpha.
+fn photometric(out: &OutputSpec) -> Option<&'static str> {
+    use gdal_sys::GDALColorInterp::{GCI_BlueBand, GCI_GreenBand, GCI_RedBand};
+    let opts = &out.creation_options;
+    if opts.get("PHOTOMETRIC").is_some() || opts.get("ALPHA").is_some() {
+        return None;
+    }
+    let kept = |i: usize| out.bands.get(i).and_then(|b| b.color_interp);
+    let rgb = [GCI_RedBand, GCI_GreenBand, GCI_BlueBand]
+        .into_iter()
+        .enumerate()
+        .all(|(i, ci)| kept(i) == Some(ci));
+    Some(if rgb { "RGB" } else { "MINISBLACK" })
 }
 
 fn dir_of(p: &Path) -> String {

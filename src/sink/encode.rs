@@ -162,10 +162,12 @@ fn columns(
 /// `data` (a `w` window) inside a `pw`×`ph` buffer filled with nodata.
 fn pad(l: &Layout, w: Window, (pw, ph): (usize, usize), data: &[u8]) -> Vec<u8> {
     let s = l.out_type.size();
+    // NaN converts to nodata (a number equal to nodata would be moved off it).
     let fill = crate::sink::convert::pack(
-        &[ndarray::Array2::from_elem((1, 1), l.nodata)],
+        &[ndarray::Array2::from_elem((1, 1), f64::NAN)],
         l.out_type,
         l.nodata,
+        &mut crate::sink::convert::Counts::default(),
     );
     let mut padded = fill.repeat(pw * ph * l.bands);
     for b in 0..l.bands {

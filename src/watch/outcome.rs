@@ -77,7 +77,8 @@ impl Daemon {
         self.progress += 1;
         let output = j.ctx.output.path.clone();
         match o.result {
-            Ok(_) => {
+            Ok(summary) => {
+                warnings.extend(summary.warnings(&j.ctx.output));
                 if feeder::failpoint("after-commit") {
                     tracing::warn!(input = %esc(&item.name), "failpoint after-commit reached");
                     loop {

@@ -7,7 +7,7 @@ use gdal::raster::{Buffer, GdalType};
 use super::*;
 
 /// A one-row GTiff of type `T` holding `vals`, nodata `nd`.
-fn write<T: GdalType + Copy>(path: &Path, vals: &[f64], nd: Option<f64>) {
+pub(super) fn write<T: GdalType + Copy>(path: &Path, vals: &[f64], nd: Option<f64>) {
     let d = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
     let ds = d
         .create_with_band_type::<T, _>(path, vals.len(), 1, 1)

@@ -54,11 +54,16 @@ fn cos_incidence(az: f64, alt: f64, slope: f64, aspect: f64) -> f64 {
 
 // Origins near 0 keep plane elevations small, so f32 storage (gdaldem's
 // precision) does not blur the closed-form comparison.
-const GTS: [[f64; 6]; 4] = [
+// Every storage order: the closed forms are in ground coordinates, so the
+// same plane must give the same answers however its rows and columns run.
+const GTS: [[f64; 6]; 7] = [
     [0.0, 30.0, 0.0, 0.0, 0.0, -30.0],
     [-50.0, 20.0, 0.0, 100.0, 0.0, -35.0],
-    [0.0, 10.0, 0.0, -40.0, 0.0, 10.0], // south-up
+    [0.0, 10.0, 0.0, -40.0, 0.0, 10.0],   // south-up
+    [90.0, -10.0, 0.0, 40.0, 0.0, -10.0], // east to west
+    [90.0, -20.0, 0.0, -40.0, 0.0, 35.0], // both, non-square
     [0.0, 1.0, 0.0, 0.0, 0.0, -1.0],
+    [0.0, 1.0, 0.0, 0.0, 0.0, 1.0], // south-up unit pixels
 ];
 const GRADS: [(f64, f64); 5] = [
     (0.3, -0.2),
@@ -138,9 +143,10 @@ fn aspect_of_a_plane_matches_closed_form() {
                     } else {
                         a
                     };
-                    // gdaldem's aspect ignores pixel size and orientation: it is the
-                    // aspect on the pixel grid, rows drawn southwards.
-                    let want = compass_aspect(ea * gt[1], -b * gt[5]);
+                    // Like gdaldem's, aspect ignores pixel size (it is the aspect
+                    // on the pixel grid), but not the storage order: east is
+                    // east and north is north whichever way rows and columns run.
+                    let want = compass_aspect(ea * gt[1].abs(), b * gt[5].abs());
                     let d = (v - want).abs();
                     assert!(
                         d.min(360.0 - d) < 1e-3,
@@ -281,7 +287,6 @@ fn tiled_output_is_bit_identical_to_whole_raster() {
             *v = f64::NAN;
         }
     }
-    let gt = [0.0, 25.0, 0.0, 0.0, 0.0, -30.0];
     let cases: &[(&str, &[(&str, &str)])] = &[
         ("hillshade", &[]),
         ("hillshade", &[("multidirectional", "true")]),
@@ -296,12 +301,21 @@ fn tiled_output_is_bit_identical_to_whole_raster() {
         ),
         ("aspect", &[]),
     ];
-    for (mode, set) in cases {
-        let op = build(mode, &params(set), &info(70, 83, gt)).unwrap().0;
-        let whole = run_op(op.as_ref(), &dem);
-        for win in [1, 2, 7, 13, 64] {
-            let tiled = run_tiled(op.as_ref(), &dem, win);
-            assert_bit_identical(&whole, &tiled, &format!("{mode} {set:?} window {win}"));
+    let gts = [
+        [0.0, 25.0, 0.0, 0.0, 0.0, -30.0],
+        [0.0, 25.0, 0.0, 0.0, 0.0, 30.0],   // south-up
+        [0.0, -25.0, 0.0, 0.0, 0.0, -30.0], // east to west
+        [0.0, -25.0, 0.0, 0.0, 0.0, 30.0],  // both
+    ];
+    for gt in gts {
+        for (mode, set) in cases {
+            let op = build(mode, &params(set), &info(70, 83, gt)).unwrap().0;
+            let whole = run_op(op.as_ref(), &dem);
+            for win in [1, 2, 7, 13, 64] {
+                let tiled = run_tiled(op.as_ref(), &dem, win);
+                let label = format!("{gt:?} {mode} {set:?} window {win}");
+                assert_bit_identical(&whole, &tiled, &label);
+            }
         }
     }
 }
@@ -392,8 +406,12 @@ fn geographic_input_gets_gdaldem_scale_with_a_warning() {
     // 50 m per degree northwards over 111120 m per degree.
     let want = (50.0f64 / 111_120.0).atan().to_degrees();
     assert!((run_op(op.as_ref(), &dem)[[3, 3]] - want).abs() < 1e-6);
+    assert_eq!(op.resolved(), vec![("scale", 111_120.0)]);
     let (op, warnings) = build("slope", &params(&[("scale", "1")]), &geo).unwrap();
     assert!(warnings.is_empty());
+    assert_eq!(op.resolved(), vec![("scale", 1.0)]);
+    let (aspect, _) = build("aspect", &params(&[]), &geo).unwrap();
+    assert!(aspect.resolved().is_empty(), "aspect uses no scale");
     let want = 50.0f64.atan().to_degrees();
     assert!((run_op(op.as_ref(), &dem)[[3, 3]] - want).abs() < 1e-3);
     let rotated = InputInfo {

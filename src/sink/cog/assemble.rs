@@ -200,6 +200,7 @@ impl Assembly {
         let mut header = self.skeleton.join()?;
         let ifds = tiff::read_ifds(&header).context("reading the COG skeleton")?;
         check(&self.out, &ifds)?;
+        tiff::unmark_alpha(&mut header, &ifds)?;
         let stage = self.stage;
         let direct_len = self.direct.len;
         let mut out = self.direct.into_file()?;

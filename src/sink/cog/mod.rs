@@ -21,6 +21,8 @@ pub use assemble::Assembly;
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use crate::sink::options::CreationOptions;
 use crate::sink::spec::OutputSpec;
 
@@ -42,7 +44,36 @@ pub fn options(out: &OutputSpec) -> CreationOptions {
 }
 
 pub fn translate(out: &OutputSpec, src: &Path, dst: &Path) -> anyhow::Result<()> {
-    translate_with(out, src, dst, &[])
+    translate_with(out, src, dst, &[])?;
+    unmark_alpha_in(dst).with_context(|| format!("rewriting ExtraSamples in {}", dst.display()))
+}
+
+/// [`tiff::unmark_alpha`] on a COG file GDAL wrote: its IFDs are at the
+/// front, so only the head is read (more of it if the IFDs run past).
+fn unmark_alpha_in(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let len = f.metadata()?.len();
+    let mut want = 1u64 << 20;
+    loop {
+        let mut head = vec![0; usize::try_from(want.min(len))?];
+        f.read_exact_at(&mut head, 0)?;
+        match tiff::read_ifds(&head) {
+            Ok(ifds) => {
+                let before = head.clone();
+                tiff::unmark_alpha(&mut head, &ifds)?;
+                if head != before {
+                    f.write_all_at(&head, 0)?;
+                }
+                return Ok(());
+            }
+            Err(_) if want < len => want *= 8,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn translate_with(

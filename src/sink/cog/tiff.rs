@@ -5,7 +5,8 @@
 //! they went without moving any IFD, which libtiff cannot do (it rewrites a
 //! changed directory at the end of the file). So this module reads the IFD
 //! chain and rewrites the TileOffsets/TileByteCounts values *in place* in
-//! the skeleton's bytes, at the width the skeleton chose for them.
+//! the skeleton's bytes, at the width the skeleton chose for them. The
+//! ExtraSamples values are rewritten the same way ([`unmark_alpha`]).
 
 use anyhow::{bail, ensure, Context};
 
@@ -18,6 +19,7 @@ const PREDICTOR: u16 = 317;
 const PLANAR: u16 = 284;
 const TILE_OFFSETS: u16 = 324;
 const TILE_BYTE_COUNTS: u16 = 325;
+const EXTRA_SAMPLES: u16 = 338;
 
 /// Where an array of unsigned integers lives in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +40,8 @@ pub struct Ifd {
     pub planar: u64,
     pub offsets: Array,
     pub counts: Array,
+    /// What each sample beyond the colour channels is (alpha or not).
+    pub extra_samples: Option<Array>,
 }
 
 impl Ifd {
@@ -121,6 +125,7 @@ fn read_ifd(r: &Reader, pos: u64, next: &mut u64) -> anyhow::Result<Ifd> {
             width: 0,
             count: 0,
         },
+        extra_samples: None,
     };
     for i in 0..n {
         let e = &entries[i * entry_w..(i + 1) * entry_w];
@@ -155,6 +160,7 @@ fn read_ifd(r: &Reader, pos: u64, next: &mut u64) -> anyhow::Result<Ifd> {
             PLANAR => ifd.planar = first()?,
             TILE_OFFSETS => ifd.offsets = array,
             TILE_BYTE_COUNTS => ifd.counts = array,
+            EXTRA_SAMPLES => ifd.extra_samples = Some(array),
             _ => {}
         }
     }
@@ -187,6 +193,19 @@ pub fn patch(f: &mut [u8], a: Array, values: &[u64]) -> anyhow::Result<()> {
     f.get_mut(at..at + buf.len())
         .context("block index past the end of the skeleton")?
         .copy_from_slice(&buf);
+    Ok(())
+}
+
+/// Mark every extra sample "unspecified" instead of alpha. GDAL 3.6's COG
+/// driver has no PHOTOMETRIC option and lays out 3- and 4-band Byte images
+/// as RGB, the fourth band as alpha, whatever the bands hold; tilerun's
+/// output bands are never alpha (see `crate::sink::create`), so a TIFF reader
+/// must not take one for a mask. GDAL itself reads the bands' colour
+/// interpretation from its own metadata, which stays as written.
+pub fn unmark_alpha(f: &mut [u8], ifds: &[Ifd]) -> anyhow::Result<()> {
+    for a in ifds.iter().filter_map(|i| i.extra_samples) {
+        patch(f, a, &vec![0; a.count])?;
+    }
     Ok(())
 }
 
