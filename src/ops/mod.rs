@@ -176,19 +176,30 @@ pub const NAMED: &[&str] = &[
 /// Built op plus warnings for the user (e.g. an assumed scale).
 pub type Built = (Box<dyn Op>, Vec<String>);
 
-/// Build a band-math op. `params` may only carry `band` (ignored: the
-/// expression names its bands).
+/// Band math takes no parameters, not even `band`: the expression names its
+/// bands (`b1`..`bN`), and a `-b` next to it would otherwise be ignored.
+pub fn check_expr_params(params: &Params) -> Result<(), String> {
+    match params.keys().next().map(String::as_str) {
+        None => Ok(()),
+        Some("band") => Err(
+            "--band/-b is not used with band math: the expression names its \
+             bands (b1, b2, ...); --band is for --op"
+                .into(),
+        ),
+        Some(k) => Err(format!(
+            "expr: unknown --set key '{k}' (band math takes no parameters)"
+        )),
+    }
+}
+
+/// Build a band-math op; `params` must be empty (see [`check_expr_params`]).
 pub fn build_expr(
     src: &str,
     params: &Params,
     info: &InputInfo,
     policy: NodataPolicy,
 ) -> Result<Built, String> {
-    if let Some(k) = params.keys().find(|k| k.as_str() != "band") {
-        return Err(format!(
-            "expr: unknown --set key '{k}' (band math takes no parameters)"
-        ));
-    }
+    check_expr_params(params)?;
     let op = bandmath::BandMath::new(src, info, policy).map_err(|e| e.to_string())?;
     Ok((Box::new(op), Vec::new()))
 }

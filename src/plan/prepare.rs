@@ -21,13 +21,15 @@ pub struct Prepared {
     pub ctx: Arc<JobCtx>,
     pub outcome: Receiver<Outcome>,
     pub warnings: Vec<String>,
+    /// A file was already at the output path (so the job replaces it).
+    pub replaces: bool,
 }
 
 pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepared, Error> {
     let path = &spec.input;
     let at = |e: anyhow::Error| job(format!("{}: {e:#}", crate::error::show(path)));
     input::check_path(path).map_err(at)?;
-    check_output_path(spec)?;
+    let replaces = check_output_path(spec)?;
     let ds = input::open(path, &spec.drivers).map_err(at)?;
     let meta = InputMeta::read(path, &ds, &spec.limits).map_err(at)?;
     let (op, warnings) = build_op(spec, &meta, &cancel)?;
@@ -65,6 +67,7 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
         ctx: Arc::new(ctx),
         outcome: rx,
         warnings,
+        replaces,
     })
 }
 
@@ -121,6 +124,7 @@ fn output_spec(spec: &JobSpec, meta: &InputMeta, op: &dyn ops::Op) -> Result<Out
     let resampling = spec.resampling.unwrap_or_else(|| op.overview_resampling());
     Ok(OutputSpec {
         path: spec.output.clone(),
+        overwrite: spec.overwrite,
         size: (meta.width, meta.height),
         georef: Georef {
             geo_transform: meta.geo_transform,
@@ -265,8 +269,10 @@ fn block_cache_for(
     })
 }
 
-/// Refuse outputs that would clobber the input or cannot be created.
-fn check_output_path(spec: &JobSpec) -> Result<(), Error> {
+/// Refuse outputs that would clobber the input, or an existing file without
+/// `--overwrite` (gdal_calc's rule), or that cannot be created. True when
+/// the job will replace an existing file.
+fn check_output_path(spec: &JobSpec) -> Result<bool, Error> {
     let out = &spec.output;
     let name_ok = out.file_name().is_some();
     if !name_ok {
@@ -313,5 +319,12 @@ fn check_output_path(spec: &JobSpec) -> Result<(), Error> {
             crate::error::show(out)
         )));
     }
-    Ok(())
+    let exists = std::fs::symlink_metadata(out).is_ok();
+    if exists && !spec.overwrite {
+        return Err(usage(format!(
+            "{}: output exists; add --overwrite to replace it",
+            crate::error::show(out)
+        )));
+    }
+    Ok(exists)
 }

@@ -22,6 +22,8 @@ pub enum OpSpec {
 pub struct JobSpec {
     pub input: PathBuf,
     pub output: PathBuf,
+    /// Replace an existing output; otherwise one is refused up front.
+    pub overwrite: bool,
     pub op: OpSpec,
     pub params: Params,
     pub recipe: Option<String>,
@@ -88,6 +90,9 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
     if let Some(b) = &args.band {
         params.insert("band".into(), join(b));
     }
+    if matches!(op, OpSpec::Expr(_)) {
+        crate::ops::check_expr_params(&params).map_err(usage)?;
+    }
     // Recipe values were typed (and checked) when the config was read.
     let out_type = args.out_type.or(recipe.ot);
     let policy = args.policy.or(recipe.nodata_policy).unwrap_or_default();
@@ -123,6 +128,7 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
     Ok(JobSpec {
         input: input.to_path_buf(),
         output,
+        overwrite: args.overwrite,
         op,
         params,
         recipe: args.recipe.clone(),

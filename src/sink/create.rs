@@ -183,7 +183,7 @@ pub fn finalize(out: &OutputSpec, temp: TempFile) -> anyhow::Result<()> {
     );
     match out.format {
         Format::GTiff => temp
-            .commit(fin)
+            .commit(fin, out.overwrite)
             .with_context(|| format!("committing {}", fin.display())),
         Format::Cog => {
             let cog = TempFile::beside(fin, ".cog.tif");
@@ -195,7 +195,7 @@ pub fn finalize(out: &OutputSpec, temp: TempFile) -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             );
             drop(temp);
-            cog.commit(fin)
+            cog.commit(fin, out.overwrite)
                 .with_context(|| format!("committing {}", fin.display()))
         }
     }

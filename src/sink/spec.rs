@@ -21,6 +21,8 @@ pub enum Format {
 #[derive(Debug, Clone)]
 pub struct OutputSpec {
     pub path: PathBuf,
+    /// Replace a file already at `path` (else the commit refuses to).
+    pub overwrite: bool,
     /// Width and height in pixels: the input's grid.
     pub size: (usize, usize),
     pub georef: Georef,
