@@ -32,9 +32,10 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
     let replaces = check_output_path(spec)?;
     let ds = input::open(path, &spec.drivers).map_err(at)?;
     let meta = InputMeta::read(path, &ds, &spec.limits).map_err(at)?;
-    let (op, warnings) = build_op(spec, &meta, &cancel)?;
+    let (op, mut warnings) = build_op(spec, &meta, &cancel)?;
     drop(ds);
     let output = output_spec(spec, &meta, op.as_ref())?;
+    warnings.extend(picture_losses(&output));
     let windows = crate::window::plan(
         meta.width,
         meta.height,
@@ -114,13 +115,16 @@ fn output_spec(spec: &JobSpec, meta: &InputMeta, op: &dyn ops::Op) -> Result<Out
         &spec.creation_options,
         meta.width,
     )
-    .map_err(usage)?;
+    .map_err(|e| usage(format!("{}: {e}", crate::error::show(&spec.output))))?;
     let overviews = crate::sink::overviews::resolve(
         spec.overviews.as_ref(),
         spec.format == Format::Cog,
         meta.width,
         meta.height,
     );
+    spec.format
+        .check_fits(out_type, op.out_bands(), !overviews.is_empty())
+        .map_err(|e| usage(format!("{}: {e}", crate::error::show(&spec.output))))?;
     let resampling = spec.resampling.unwrap_or_else(|| op.overview_resampling());
     Ok(OutputSpec {
         path: spec.output.clone(),
@@ -143,6 +147,23 @@ fn output_spec(spec: &JobSpec, meta: &InputMeta, op: &dyn ops::Op) -> Result<Out
         layout: None,
         assemble: false,
     })
+}
+
+/// What a PNG or JPEG output cannot keep, said once per job rather than
+/// lost without a word.
+fn picture_losses(out: &OutputSpec) -> Option<String> {
+    let name = out.format.driver();
+    let georef = out.georef.geo_transform.is_some() || !out.georef.projection.is_empty();
+    let lost = match (out.format, georef) {
+        (Format::Jpeg, true) => "georeferencing, metadata or nodata",
+        (Format::Jpeg, false) => "metadata or nodata",
+        (Format::Png, true) => "georeferencing or metadata",
+        (Format::Png, false) => "metadata",
+        _ => return None,
+    };
+    Some(format!(
+        "{name} output keeps no {lost} (write a .tif to keep them)"
+    ))
 }
 
 /// What each output band says about itself: the meaning (description and

@@ -1,5 +1,6 @@
 //! Resolving what to run: flags over recipe over config defaults, into a
-//! [`JobSpec`]. Pure data, no GDAL: the input is not opened here.
+//! [`JobSpec`]. The input is not opened here (only an unusual output
+//! extension asks GDAL which driver owns it).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -96,7 +97,6 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
     // Recipe values were typed (and checked) when the config was read.
     let out_type = args.out_type.or(recipe.ot);
     let policy = args.policy.or(recipe.nodata_policy).unwrap_or_default();
-    let format = args.format.or(recipe.format).unwrap_or_default();
     let overviews = args.overviews.clone().or(recipe.overviews.clone());
     let resampling = args.resampling.or(recipe.resampling);
     // Config, then recipe, then flags: later layers win key by key.
@@ -119,6 +119,9 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
             dir.join(render(template, input, &name)?)
         }
     };
+    // The name decides the format unless told, and may not contradict it.
+    let format = Format::for_output(&output, args.format.or(recipe.format))
+        .map_err(|e| usage(format!("{}: {e}", crate::error::show(&output))))?;
     let window = args
         .window
         .or((cfg.engine.window > 0).then_some(cfg.engine.window));

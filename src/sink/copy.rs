@@ -1,0 +1,25 @@
+//! PNG and JPEG outputs. GDAL writes both only by copying a finished
+//! dataset (CreateCopy), so the windows go into a temp GTiff (uncompressed,
+//! as on COG's copy path) and GDAL copies it into a second temp beside the
+//! output, which is then committed like every output. Neither format keeps
+//! the CRS, the geotransform or metadata (tilerun runs GDAL without `.aux.xml`
+//! sidecars), and JPEG keeps no nodata: `plan` warns about what is lost.
+
+use std::path::Path;
+
+use crate::sink::spec::OutputSpec;
+
+/// Copy the finished temp GTiff `src` into `dst` with the output's driver
+/// and the user's creation options.
+pub fn translate(out: &OutputSpec, src: &Path, dst: &Path) -> anyhow::Result<()> {
+    let ds = gdal::Dataset::open(src)?;
+    let name = out.format.driver();
+    let driver = gdal::DriverManager::get_driver_by_name(name)?;
+    let mut opts = gdal::cpl::CslStringList::new();
+    // NUM_THREADS is tilerun's setting for GTiff writes, not these drivers'.
+    for (k, v) in out.creation_options.without(&["NUM_THREADS"]).iter() {
+        opts.set_name_value(k, v)?;
+    }
+    crate::gdal::ffi::create_copy(&driver, &ds, dst, &opts)
+        .map_err(|e| anyhow::anyhow!("creating {name}: {e}"))
+}
