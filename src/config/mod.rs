@@ -36,6 +36,10 @@ pub struct Config {
     /// Where the file came from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// The file's text, to find the line of a key that a later check
+    /// refuses (see [`Config::line_of`]).
+    #[serde(skip)]
+    pub text: String,
 }
 
 /// How log records are written on stderr (`--log-format`).
@@ -93,6 +97,25 @@ impl Default for Input {
 }
 
 impl Config {
+    /// The config file's name for messages.
+    pub fn name(&self) -> String {
+        match &self.source {
+            Some(p) => crate::error::show(p),
+            None if self.text.is_empty() => "the built-in defaults (no config file found)".into(),
+            None => "the config".into(),
+        }
+    }
+
+    /// `FILE:LINE` of the key at `path` (e.g. `["recipes", "hs", "set",
+    /// "altitud"]`), or of the nearest enclosing key the file has; keys
+    /// match in any case (creation options are upper-cased when read).
+    pub fn at(&self, path: &[&str]) -> String {
+        match line_of(&self.text, path) {
+            Some(line) => format!("{}:{line}", self.name()),
+            None => self.name(),
+        }
+    }
+
     /// Everything checked before an input's pixels are read.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -142,6 +165,9 @@ impl BandList {
     }
 }
 
+/// Where a config is looked for, in order, for messages.
+pub const LOOKUP: &str = "--config, $TILERUN_CONFIG, ./config.toml, /etc/tilerun/config.toml";
+
 /// Where the config came from, in lookup order.
 pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>, String> {
     if let Some(p) = explicit {
@@ -181,15 +207,42 @@ pub fn load(path: Option<&Path>) -> Result<Config, String> {
 
 /// Parse config text; errors name the key and line.
 pub fn parse(text: &str) -> Result<Config, String> {
-    let cfg: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+    let mut cfg: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+    cfg.text = text.to_string();
     for (name, r) in &cfg.recipes {
         if r.expr.is_some() == r.op.is_some() {
+            let line =
+                line_of(text, &["recipes", name]).map_or(String::new(), |l| format!("line {l}: "));
             return Err(format!(
-                "recipe '{name}': set exactly one of `expr` or `op`"
+                "{line}recipe '{name}': set exactly one of `expr` or `op`"
             ));
         }
     }
     Ok(cfg)
+}
+
+/// The 1-based line of the key at `path` in TOML `text`, or of the deepest
+/// enclosing key found. toml_edit keeps the spans that serde drops.
+fn line_of(text: &str, path: &[&str]) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut table: &dyn toml_edit::TableLike = doc.as_table();
+    let mut found = None;
+    for key in path {
+        let hit = table.get_key_value(key).or_else(|| {
+            table
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .and_then(|(k, _)| table.get_key_value(k))
+        });
+        let Some((k, item)) = hit else { break };
+        found = k.span().or_else(|| item.span()).or(found);
+        match item.as_table_like() {
+            Some(t) => table = t,
+            None => break,
+        }
+    }
+    let at = found?.start;
+    Some(text[..at].matches('\n').count() + 1)
 }
 
 /// A TOML scalar as the string `--set` would have given.
@@ -317,6 +370,21 @@ mod tests {
         assert!(err.contains("line 3"), "{err}");
         let err = parse("[recipes.x]\nexpr = 'b1'\ncolour = 1\n").unwrap_err();
         assert!(err.contains("colour") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn keys_are_found_by_line_in_headers_inline_tables_and_any_case() {
+        let text = "[engine]\nworkers = 1\n\n[recipes.hs]\nop = 'hillshade'\n\
+                    set = { azimuth = 1, altitud = 45 }\nco = { compress = 'X' }\n\
+                    [recipes.b.set]\nz = 2\n";
+        let line = |p: &[&str]| line_of(text, p);
+        assert_eq!(line(&["recipes", "hs"]), Some(4));
+        assert_eq!(line(&["recipes", "hs", "set", "altitud"]), Some(6));
+        assert_eq!(line(&["recipes", "hs", "co", "COMPRESS"]), Some(7));
+        assert_eq!(line(&["recipes", "b", "set", "z"]), Some(9));
+        // A missing key falls back to the nearest one that exists.
+        assert_eq!(line(&["recipes", "hs", "nodata"]), Some(4));
+        assert_eq!(line(&["nothing"]), None);
     }
 
     #[test]

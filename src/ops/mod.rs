@@ -147,19 +147,41 @@ pub trait Op: Send + Sync {
     }
 }
 
-/// Errors building an op: always name the op and the reason.
+/// Errors building an op: always name the op and the reason, and the
+/// parameter at fault when there is one (so a config error can point at
+/// its line).
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
     #[error("{op}: {reason}")]
-    Invalid { op: String, reason: String },
+    Invalid {
+        op: String,
+        key: Option<String>,
+        reason: String,
+    },
 }
 
 impl OpError {
     pub fn new(op: &str, reason: impl Into<String>) -> Self {
         OpError::Invalid {
             op: op.to_string(),
+            key: None,
             reason: reason.into(),
         }
+    }
+
+    /// An error about parameter `key`.
+    pub fn at(op: &str, key: &str, reason: impl Into<String>) -> Self {
+        OpError::Invalid {
+            op: op.to_string(),
+            key: Some(key.to_string()),
+            reason: reason.into(),
+        }
+    }
+
+    /// The parameter at fault, if the error is about one.
+    pub fn key(&self) -> Option<&str> {
+        let OpError::Invalid { key, .. } = self;
+        key.as_deref()
     }
 }
 
@@ -175,6 +197,76 @@ pub const NAMED: &[&str] = &[
 
 /// Built op plus warnings for the user (e.g. an assumed scale).
 pub type Built = (Box<dyn Op>, Vec<String>);
+
+/// The `--set` keys a named op takes (empty for an unknown name).
+pub fn keys(name: &str) -> &'static [&'static str] {
+    match name {
+        "hillshade" | "slope" | "aspect" => terrain::keys(name),
+        "focal" => focal::KEYS,
+        "rescale" => rescale::KEYS,
+        "reclass" => reclass::KEYS,
+        _ => &[],
+    }
+}
+
+/// An input with `bands` bands, a plain north-up grid and no nodata: what
+/// ops are built against to check their parameters before any input exists.
+pub fn nominal_input(bands: usize) -> InputInfo {
+    InputInfo {
+        width: 512,
+        height: 512,
+        band_count: bands.max(1),
+        geo_transform: Some([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]),
+        geographic: false,
+        nodata: vec![None; bands.max(1)],
+    }
+}
+
+/// Build named op `name` against a [`nominal_input`] with as many bands as
+/// `params` name (one if none), whole-raster statistics stood in for: every
+/// key and value is checked as for a real input, except how the bands fit
+/// it. The daemon does this for every recipe at start-up.
+pub fn check(name: &str, params: &Params) -> Result<Box<dyn Op>, OpError> {
+    if !NAMED.contains(&name) {
+        return Err(OpError::at(name, "op", unknown_op(name)));
+    }
+    let bands = params
+        .get("band")
+        .map(|b| b.split(',').filter_map(|x| x.trim().parse().ok()).max())
+        .unwrap_or_default()
+        .unwrap_or(1);
+    let info = nominal_input(bands);
+    let stats = match name {
+        "rescale" => {
+            rescale::stats_request(params, &info)?.map(|r| vec![vec![0.0, 1.0]; r.bands.len()])
+        }
+        _ => None,
+    };
+    let built = match name {
+        "rescale" => rescale::build(params, &info, stats.as_deref())?,
+        "reclass" => (reclass::build(params, &info)?, Vec::new()),
+        "focal" => (focal::build(params, &info)?, Vec::new()),
+        _ => terrain::build(name, params, &info)?,
+    };
+    Ok(built.0)
+}
+
+/// Compile band math `src` against a [`nominal_input`] holding every band it
+/// names: the syntax and functions are checked; whether the bands exist is
+/// for the real input.
+pub fn check_expr(src: &str, policy: NodataPolicy) -> Result<Box<dyn Op>, String> {
+    let bands = expr::Program::parse(src).map_err(|e| e.to_string())?;
+    let info = nominal_input(bands.bands().iter().copied().max().unwrap_or(1));
+    build_expr(src, &Params::new(), &info, policy).map(|(op, _)| op)
+}
+
+/// "unknown op", with the known ones and the likely one.
+fn unknown_op(name: &str) -> String {
+    let guess = crate::error::closest(name, NAMED.iter().copied())
+        .map(|g| format!("did you mean '{g}'? "))
+        .unwrap_or_default();
+    format!("unknown op '{name}' ({guess}known: {})", NAMED.join(", "))
+}
 
 /// Band math takes no parameters, not even `band`: the expression names its
 /// bands (`b1`..`bN`), and a `-b` next to it would otherwise be ignored.
@@ -246,10 +338,7 @@ pub fn build_with_stats(
         "focal" => focal::build(params, info)
             .map(|op| (op, Vec::new()))
             .map_err(|e| e.to_string()),
-        _ => Err(format!(
-            "--op: unknown op '{name}' (known: {})",
-            NAMED.join(", ")
-        )),
+        _ => Err(format!("--op: {}", unknown_op(name))),
     }
 }
 

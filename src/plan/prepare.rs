@@ -98,16 +98,8 @@ fn output_spec(spec: &JobSpec, meta: &InputMeta, op: &dyn ops::Op) -> Result<Out
         .or_else(|| op.default_nodata().filter(|v| out_type.holds(*v)))
         .unwrap_or_else(|| out_type.default_nodata());
     if !out_type.holds(nodata) {
-        let ints = if out_type.is_float() {
-            ""
-        } else {
-            ", integers only"
-        };
-        return Err(usage(format!(
-            "--nodata: {nodata} cannot be stored in --ot {} (range {:?}{ints})",
-            out_type.name(),
-            out_type.range(),
-        )));
+        let why = crate::plan::check::holds_not(nodata, out_type);
+        return Err(usage(format!("--nodata: {why}")));
     }
     let (creation_options, tile) = crate::sink::spec::creation_options(
         spec.format,

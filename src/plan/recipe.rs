@@ -47,23 +47,11 @@ pub struct JobSpec {
 pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
     let input = args.input.as_path();
     let recipe: Recipe = match &args.recipe {
-        Some(name) => cfg.recipes.get(name).cloned().ok_or_else(|| {
-            let known: Vec<_> = cfg.recipes.keys().map(String::as_str).collect();
-            let from = cfg
-                .source
-                .as_ref()
-                .map_or("built-in defaults (no config file found)".into(), |p| {
-                    p.display().to_string()
-                });
-            usage(format!(
-                "--recipe: no recipe '{name}' in {from} (known: {})",
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
-            ))
-        })?,
+        Some(name) => cfg
+            .recipes
+            .get(name)
+            .cloned()
+            .ok_or_else(|| no_recipe(cfg, name))?,
         None => Recipe::default(),
     };
     let op = if let Some(op) = &args.op {
@@ -146,6 +134,33 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
         drivers: cfg.input.allowed_drivers.clone(),
         limits: cfg.limits(),
     })
+}
+
+/// `--recipe NAME` that the config lacks: where tilerun looked, what it has.
+fn no_recipe(cfg: &Config, name: &str) -> Error {
+    let known: Vec<&str> = cfg.recipes.keys().map(String::as_str).collect();
+    // GDAL tools spell resampling `-r`; here -r is --recipe.
+    let resampling = name.parse::<crate::ops::Resampling>().map_or("", |_| {
+        " (-r is --recipe here; overview resampling is --resampling)"
+    });
+    if cfg.source.is_none() {
+        return usage(format!(
+            "--recipe {name}: no config file found (looked for {}); give one with --config FILE{resampling}",
+            crate::config::LOOKUP
+        ));
+    }
+    let guess = crate::error::closest(name, known.iter().copied())
+        .map(|g| format!("did you mean '{g}'? "))
+        .unwrap_or_default();
+    let known = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
+    usage(format!(
+        "--recipe {name}: no such recipe in {} ({guess}known: {known}){resampling}",
+        cfg.name()
+    ))
 }
 
 fn join(b: &[usize]) -> String {

@@ -105,7 +105,7 @@ pub fn check(driver: &str, opts: &CreationOptions) -> Result<(), BadOption> {
         let hint = match decls.iter().find(|o| o.name.eq_ignore_ascii_case(k)) {
             Some(o) if !o.values.is_empty() => format!(" (valid: {})", o.values.join(", ")),
             Some(_) => String::new(),
-            None => match closest(k, decls.iter().map(|o| o.name.as_str())) {
+            None => match crate::error::closest(k, decls.iter().map(|o| o.name.as_str())) {
                 Some(m) => format!(" (did you mean {m}?)"),
                 None => format!(" (`gdalinfo --format {driver}` lists them)"),
             },
@@ -113,16 +113,6 @@ pub fn check(driver: &str, opts: &CreationOptions) -> Result<(), BadOption> {
         return Err(BadOption::new(k, opts, format!("{why}{hint}")));
     }
     Ok(())
-}
-
-/// The candidate closest to `word` when it is a plausible typo of it.
-pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let w = word.to_ascii_uppercase();
-    candidates
-        .map(|c| (strsim::jaro_winkler(&w, &c.to_ascii_uppercase()), c))
-        .filter(|(score, _)| *score > 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
 }
 
 impl<'a> IntoIterator for &'a CreationOptions {
