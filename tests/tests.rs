@@ -5,6 +5,7 @@ mod util;
 
 mod bad_input;
 mod corpus;
+mod habits;
 mod hostile;
 mod layout;
 mod oneshot;

@@ -207,7 +207,20 @@ pub fn load(path: Option<&Path>) -> Result<Config, String> {
 
 /// Parse config text; errors name the key and line.
 pub fn parse(text: &str) -> Result<Config, String> {
-    let mut cfg: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+    let mut cfg: Config = toml::from_str(text).map_err(|e| {
+        // toml names the line; say which recipe (or table) it is in too.
+        let place = e
+            .span()
+            .and_then(|s| key_at(text, s.start))
+            .map(|path| match &path[..] {
+                [r, name, rest @ ..] if r == "recipes" && !rest.is_empty() => {
+                    format!("recipe '{name}', {}: ", rest.join("."))
+                }
+                _ => format!("{}: ", path.join(".")),
+            })
+            .unwrap_or_default();
+        format!("{place}{}", e.to_string().trim_end())
+    })?;
     cfg.text = text.to_string();
     for (name, r) in &cfg.recipes {
         if r.expr.is_some() == r.op.is_some() {
@@ -243,6 +256,33 @@ fn line_of(text: &str, path: &[&str]) -> Option<usize> {
     }
     let at = found?.start;
     Some(text[..at].matches('\n').count() + 1)
+}
+
+/// The path of the key written at byte `offset` of `text`, or of the key
+/// whose value spans it: what a TOML error's span is about.
+fn key_at(text: &str, offset: usize) -> Option<Vec<String>> {
+    fn walk(table: &dyn toml_edit::TableLike, offset: usize, path: &mut Vec<String>) -> bool {
+        for (k, item) in table.iter() {
+            let Some((key, _)) = table.get_key_value(k) else {
+                continue;
+            };
+            let within = |s: Option<std::ops::Range<usize>>| s.is_some_and(|s| s.contains(&offset));
+            path.push(k.to_string());
+            if let Some(t) = item.as_table_like() {
+                if walk(t, offset, path) {
+                    return true;
+                }
+            }
+            if within(key.span()) || (item.is_value() && within(item.span())) {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut path = Vec::new();
+    walk(doc.as_table(), offset, &mut path).then_some(path)
 }
 
 /// A TOML scalar as the string `--set` would have given.
@@ -385,6 +425,16 @@ mod tests {
         // A missing key falls back to the nearest one that exists.
         assert_eq!(line(&["recipes", "hs", "nodata"]), Some(4));
         assert_eq!(line(&["nothing"]), None);
+    }
+
+    #[test]
+    fn a_value_that_does_not_deserialise_names_its_recipe_and_key() {
+        let e =
+            parse("[engine]\nworkers = 1\n[recipes.t]\nexpr = 'b1'\not = 'Float23'\n").unwrap_err();
+        assert!(e.starts_with("recipe 't', ot: "), "{e}");
+        assert!(e.contains("line 5") && e.contains("Float23"), "{e}");
+        let e = parse("[recipes.t]\nexpr = 'b1'\ncolour = 1\n").unwrap_err();
+        assert!(e.contains("colour") && e.contains("line 3"), "{e}");
     }
 
     #[test]

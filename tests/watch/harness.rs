@@ -4,6 +4,7 @@
 //! the box may be loaded, and no test asserts on timing.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -91,6 +92,21 @@ impl Site {
         s
     }
 
+    /// Add TOML (e.g. a `[recipes.NAME]` table) at the end of the config.
+    pub fn append(&self, toml: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(&self.config, format!("{text}\n{toml}\n")).unwrap();
+    }
+
+    /// The 1-based line of the config holding `needle` (first match).
+    pub fn line_of(&self, needle: &str) -> usize {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        1 + text
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not in the config:\n{text}"))
+    }
+
     pub fn cmd(&self) -> Command {
         let mut c = self.env.cmd();
         for v in [
@@ -174,6 +190,24 @@ pub fn names(dir: &Path) -> Vec<String> {
         .into_iter()
         .filter(|n| !n.starts_with('.'))
         .collect()
+}
+
+/// Every path under `dir`, relative and sorted: a refused start must leave
+/// this unchanged.
+pub fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            if p.is_dir() && !p.is_symlink() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 #[track_caller]
@@ -341,5 +375,59 @@ impl Drop for Daemon {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// A real systemd notification socket bound in the site's folder.
+pub struct Socket {
+    sock: UnixDatagram,
+    path: PathBuf,
+}
+
+impl Socket {
+    pub fn bind(site: &Site) -> Socket {
+        let path = site.env.path("notify.sock");
+        let sock = UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        Socket { sock, path }
+    }
+
+    pub fn cmd(&self, site: &Site, watchdog_usec: u64) -> Command {
+        let mut c = site.cmd();
+        c.env("NOTIFY_SOCKET", &self.path);
+        c.env("WATCHDOG_USEC", watchdog_usec.to_string());
+        c
+    }
+
+    /// Datagrams received within `secs`, stopping after one containing `until`.
+    pub fn until(&self, secs: u64, until: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.sock.recv(&mut buf) {
+                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let hit = m.lines().any(|l| l.starts_with(until));
+                got.push(m);
+                if hit {
+                    return got;
+                }
+            }
+        }
+        panic!("no {until} within {secs}s; got {got:?}");
+    }
+
+    /// Everything received for `d`.
+    pub fn during(&self, d: Duration) -> Vec<String> {
+        let end = Instant::now() + d;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while Instant::now() < end {
+            if let Ok(n) = self.sock.recv(&mut buf) {
+                got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+        got
     }
 }
