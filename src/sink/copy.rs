@@ -7,17 +7,29 @@
 
 use std::path::Path;
 
+use crate::sink::options::CreationOptions;
 use crate::sink::spec::OutputSpec;
 
 /// Copy the finished temp GTiff `src` into `dst` with the output's driver
 /// and the user's creation options.
 pub fn translate(out: &OutputSpec, src: &Path, dst: &Path) -> anyhow::Result<()> {
+    // NUM_THREADS is tilerun's setting for GTiff writes, not these drivers'.
+    let opts = out.creation_options.without(&["NUM_THREADS"]);
+    create_copy(out.format.driver(), &opts, src, dst)
+}
+
+/// GDAL's CreateCopy of the file `src` into `dst` with driver `name` (also
+/// COG's copy path).
+pub fn create_copy(
+    name: &str,
+    options: &CreationOptions,
+    src: &Path,
+    dst: &Path,
+) -> anyhow::Result<()> {
     let ds = gdal::Dataset::open(src)?;
-    let name = out.format.driver();
     let driver = gdal::DriverManager::get_driver_by_name(name)?;
     let mut opts = gdal::cpl::CslStringList::new();
-    // NUM_THREADS is tilerun's setting for GTiff writes, not these drivers'.
-    for (k, v) in out.creation_options.without(&["NUM_THREADS"]).iter() {
+    for (k, v) in options.iter() {
         opts.set_name_value(k, v)?;
     }
     crate::gdal::ffi::create_copy(&driver, &ds, dst, &opts)
