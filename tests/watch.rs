@@ -4,6 +4,7 @@
 //! whatever arrives how, and whatever kills the daemon when.
 
 mod harness;
+mod notify;
 
 mod crash;
 mod failures;

@@ -15,7 +15,11 @@ use crate::ops::{NodataPolicy, OutType, Resampling};
 use crate::sink::overviews::Levels;
 use crate::sink::spec::Format;
 
+mod folders;
+mod spans;
 pub mod watch;
+
+use spans::{key_at, line_of};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +41,7 @@ pub struct Config {
     #[serde(skip)]
     pub source: Option<PathBuf>,
     /// The file's text, to find the line of a key that a later check
-    /// refuses (see [`Config::line_of`]).
+    /// refuses (see [`Config::at`]).
     #[serde(skip)]
     pub text: String,
 }
@@ -234,57 +238,6 @@ pub fn parse(text: &str) -> Result<Config, String> {
     Ok(cfg)
 }
 
-/// The 1-based line of the key at `path` in TOML `text`, or of the deepest
-/// enclosing key found. toml_edit keeps the spans that serde drops.
-fn line_of(text: &str, path: &[&str]) -> Option<usize> {
-    let doc = toml_edit::ImDocument::parse(text).ok()?;
-    let mut table: &dyn toml_edit::TableLike = doc.as_table();
-    let mut found = None;
-    for key in path {
-        let hit = table.get_key_value(key).or_else(|| {
-            table
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .and_then(|(k, _)| table.get_key_value(k))
-        });
-        let Some((k, item)) = hit else { break };
-        found = k.span().or_else(|| item.span()).or(found);
-        match item.as_table_like() {
-            Some(t) => table = t,
-            None => break,
-        }
-    }
-    let at = found?.start;
-    Some(text[..at].matches('\n').count() + 1)
-}
-
-/// The path of the key written at byte `offset` of `text`, or of the key
-/// whose value spans it: what a TOML error's span is about.
-fn key_at(text: &str, offset: usize) -> Option<Vec<String>> {
-    fn walk(table: &dyn toml_edit::TableLike, offset: usize, path: &mut Vec<String>) -> bool {
-        for (k, item) in table.iter() {
-            let Some((key, _)) = table.get_key_value(k) else {
-                continue;
-            };
-            let within = |s: Option<std::ops::Range<usize>>| s.is_some_and(|s| s.contains(&offset));
-            path.push(k.to_string());
-            if let Some(t) = item.as_table_like() {
-                if walk(t, offset, path) {
-                    return true;
-                }
-            }
-            if within(key.span()) || (item.is_value() && within(item.span())) {
-                return true;
-            }
-            path.pop();
-        }
-        false
-    }
-    let doc = toml_edit::ImDocument::parse(text).ok()?;
-    let mut path = Vec::new();
-    walk(doc.as_table(), offset, &mut path).then_some(path)
-}
-
 /// A TOML scalar as the string `--set` would have given.
 pub fn value_string(v: &toml::Value) -> String {
     match v {
@@ -410,21 +363,6 @@ mod tests {
         assert!(err.contains("line 3"), "{err}");
         let err = parse("[recipes.x]\nexpr = 'b1'\ncolour = 1\n").unwrap_err();
         assert!(err.contains("colour") && err.contains("line 3"), "{err}");
-    }
-
-    #[test]
-    fn keys_are_found_by_line_in_headers_inline_tables_and_any_case() {
-        let text = "[engine]\nworkers = 1\n\n[recipes.hs]\nop = 'hillshade'\n\
-                    set = { azimuth = 1, altitud = 45 }\nco = { compress = 'X' }\n\
-                    [recipes.b.set]\nz = 2\n";
-        let line = |p: &[&str]| line_of(text, p);
-        assert_eq!(line(&["recipes", "hs"]), Some(4));
-        assert_eq!(line(&["recipes", "hs", "set", "altitud"]), Some(6));
-        assert_eq!(line(&["recipes", "hs", "co", "COMPRESS"]), Some(7));
-        assert_eq!(line(&["recipes", "b", "set", "z"]), Some(9));
-        // A missing key falls back to the nearest one that exists.
-        assert_eq!(line(&["recipes", "hs", "nodata"]), Some(4));
-        assert_eq!(line(&["nothing"]), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::harness::*;
+use super::notify::Socket;
 use crate::util::*;
 
 /// Start the daemon with a real notification socket: it must exit 2

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::harness::*;
+use super::notify::Socket;
 use crate::util::*;
 
 #[test]
