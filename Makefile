@@ -33,8 +33,8 @@ build: deps
 
 run: build
 	@mkdir -p $(OUT)
-	./target/release/tilerun fixtures/scene_small.tif --config config.toml --recipe ndvi -o $(OUT)/scene_small_ndvi.tif --json
-	./target/release/tilerun fixtures/dem_small.tif --config config.toml --recipe hillshade -o $(OUT)/dem_small_hillshade.tif --json
+	./target/release/tilerun fixtures/scene_small.tif --config config.toml --recipe ndvi -o $(OUT)/scene_small_ndvi.tif --overwrite --json
+	./target/release/tilerun fixtures/dem_small.tif --config config.toml --recipe hillshade -o $(OUT)/dem_small_hillshade.tif --overwrite --json
 	@echo "outputs in $(OUT)/"; ls -l $(OUT)
 
 lint: deps

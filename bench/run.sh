@@ -180,7 +180,7 @@ ndvi_tilerun_cmd() { # INPUT OUTPUT [extra args...]
     local in=$1 out=$2
     shift 2
     quote "$TILERUN" "$in" --expr '(b4 - b3) / (b4 + b3)' --ot Float32 \
-        "--nodata=$NODATA_F32" -o "$out" "${TCO[@]}" --quiet "$@"
+        "--nodata=$NODATA_F32" -o "$out" --overwrite "${TCO[@]}" --quiet "$@"
 }
 
 # ---------------------------------------------------------------- ndvi
@@ -305,7 +305,7 @@ section_rss() {
 section_hillshade() {
     echo "## Hillshade: tilerun vs gdaldem ($DEM)"
     local ot=$OUT/hs_tilerun.tif og=$OUT/hs_gdaldem.tif tcmd gcmd
-    tcmd=$(quote "$TILERUN" "$DEM" --op hillshade -o "$ot" "${TCO[@]}" --quiet)
+    tcmd=$(quote "$TILERUN" "$DEM" --op hillshade -o "$ot" --overwrite "${TCO[@]}" --quiet)
     gcmd=$(quote gdaldem hillshade -compute_edges "$DEM" "$og" "${GCO[@]}" -q)
     if [[ $PEERS_ONLY == 1 ]]; then
         echo "\$ $gcmd"
@@ -397,7 +397,7 @@ section_cog() {
     local cog_co=(-co COMPRESS=DEFLATE -co BLOCKSIZE=512 -co RESAMPLING=AVERAGE -co NUM_THREADS=ALL_CPUS)
     local tcog gtiff chain hcog gdem
     tcog=$(quote "$TILERUN" "$SCENE" --expr '(b4 - b3) / (b4 + b3)' --ot Float32 \
-        "--nodata=$NODATA_F32" -o "$oc" --of COG --co COMPRESS=DEFLATE --quiet)
+        "--nodata=$NODATA_F32" -o "$oc" --overwrite --of COG --co COMPRESS=DEFLATE --quiet)
     gtiff=$(ndvi_tilerun_cmd "$SCENE" "$og")
     chain="$(quote gdal_calc.py -A "$SCENE" --A_band=4 -B "$SCENE" --B_band=3 \
         '--calc=(A.astype(numpy.float32)-B)/(A.astype(numpy.float32)+B)' \
@@ -405,7 +405,7 @@ section_cog() {
         && $(quote gdal_translate -q -of COG "${cog_co[@]}" -co PREDICTOR=FLOATING_POINT "$tmp" "$ogc") \
         && rm -f $(quote "$tmp")"
     chain="bash -c $(quote "$chain")"
-    hcog=$(quote "$TILERUN" "$DEM" --op hillshade -o "$hs" --of COG --co COMPRESS=DEFLATE --quiet)
+    hcog=$(quote "$TILERUN" "$DEM" --op hillshade -o "$hs" --overwrite --of COG --co COMPRESS=DEFLATE --quiet)
     gdem=$(quote gdaldem hillshade -compute_edges -q -of COG "${cog_co[@]}" -co PREDICTOR=STANDARD "$DEM" "$hg")
     if [[ $PEERS_ONLY == 1 ]]; then
         bench_many cog gdal_chain "$ogc" "$chain" gdaldem "$hg" "$gdem"

@@ -130,6 +130,17 @@ pub fn transient(msg: impl Into<String>) -> Error {
     Error::new(Kind::Transient, msg)
 }
 
+/// The candidate closest to `word` (any case) when it is a plausible typo
+/// of it, for "did you mean ...?" hints.
+pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let w = word.to_ascii_uppercase();
+    candidates
+        .map(|c| (strsim::jaro_winkler(&w, &c.to_ascii_uppercase()), c))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 /// The message of a caught panic, for the error that reports it.
 pub fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()

@@ -7,6 +7,7 @@ mod bad_input;
 mod bitmask;
 mod corpus;
 mod deliveries;
+mod habits;
 mod hostile;
 mod layout;
 mod oneshot;

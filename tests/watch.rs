@@ -4,9 +4,11 @@
 //! whatever arrives how, and whatever kills the daemon when.
 
 mod harness;
+mod notify;
 
 mod crash;
 mod failures;
 mod hostile;
 mod lifecycle;
+mod startup;
 mod systemd;

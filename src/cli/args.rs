@@ -16,8 +16,10 @@ use crate::plan::Request;
     name = "tilerun",
     version,
     about = "Windowed, parallel raster processing over GDAL: band math, terrain, focal ops",
+    after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
+    subcommand_negates_reqs = true,
+    arg_required_else_help = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,14 +33,37 @@ pub struct Cli {
     pub common: Common,
 }
 
+/// What `--help` adds under the flags: the GDAL spellings and the rules a
+/// GDAL user would otherwise have to guess.
+const AFTER_HELP: &str = "\
+GDAL spellings work too: -of, -co KEY=V, -ot, -b, -q, -overwrite.
+The format follows the output name: .png writes PNG (Byte/UInt16), .jpg/.jpeg
+JPEG (Byte), .tif GeoTIFF or COG; --of that disagrees with the name is refused.
+An existing output is refused unless --overwrite is given (gdal_calc's rule).
+Creation options are checked against the GDAL driver's own list.
+Run `tilerun watch --help` for the drop-folder daemon.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Watch a drop folder and process every raster that lands there.
+    #[command(after_help = WATCH_HELP)]
     Watch {
         #[command(flatten)]
         common: Common,
     },
 }
+
+/// Where `watch` is set up: the config keys, so `--help` is a starting point.
+const WATCH_HELP: &str = "\
+Set up in the [watch] table of the config file (see the shipped config.toml):
+  inbox, output            folders that must already exist
+  work, done, failed       state folders (default: beside the inbox; created if missing)
+  [[watch.rules]]          glob = \"*.tif\", recipe = \"NAME\" (first match wins)
+  settle_secs, poll, poll_interval_secs, rescan_interval_secs,
+  max_attempts, retry_backoff_secs, on_stop (finish|rollback), grace_secs
+Recipes are [recipes.NAME] tables: expr or op, set, band, ot, nodata,
+nodata_policy, output, format, overviews, resampling, co. Every recipe is
+checked at start-up; a broken config exits 2 before READY=1 and creates nothing.";
 
 #[derive(Debug, Args)]
 pub struct Common {
@@ -56,8 +81,12 @@ pub struct Common {
 #[derive(Debug, Default, Args)]
 pub struct RunArgs {
     /// Output path (default: from the recipe's template, beside the input).
+    /// Its extension picks the format: .tif, .png, .jpg.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Replace an existing output (without it, an existing output is refused).
+    #[arg(long)]
+    pub overwrite: bool,
     /// Band math over b1..bN; several expressions separated by ';'.
     #[arg(short, long, conflicts_with_all = ["recipe", "op"])]
     pub expr: Option<String>,
@@ -70,7 +99,8 @@ pub struct RunArgs {
     /// Op parameter KEY=VALUE (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_kv)]
     pub set: Vec<(String, String)>,
-    /// Input band(s) the op reads, e.g. 2 or 1,2,3.
+    /// Input band(s) the op reads, e.g. 2 or 1,2,3 (repeatable, as in GDAL).
+    /// Not with --expr: an expression names its bands (b1..bN).
     #[arg(short, long, value_delimiter = ',')]
     pub band: Option<Vec<usize>>,
     /// Output type: Byte, UInt16, Int16, UInt32, Int32, Float32, Float64.
@@ -82,10 +112,12 @@ pub struct RunArgs {
     /// How nodata inputs are treated: propagate, ignore or none.
     #[arg(long)]
     pub nodata_policy: Option<String>,
-    /// GDAL creation option NAME=VALUE (repeatable), merged over the defaults.
+    /// GDAL creation option NAME=VALUE (repeatable), merged over the defaults;
+    /// unknown names and values are refused.
     #[arg(long = "co", value_name = "NAME=VALUE", value_parser = parse_kv)]
     pub co: Vec<(String, String)>,
-    /// Output format: GTiff or COG.
+    /// Output format: GTiff, COG, PNG or JPEG (default: from the output's
+    /// extension, else GTiff).
     #[arg(long = "of")]
     pub format: Option<String>,
     /// Overview factors (e.g. 2,4,8,16), auto or none. Default: none for
@@ -138,6 +170,7 @@ impl RunArgs {
             input: input.to_path_buf(),
             recipe: self.recipe.clone(),
             output: self.output.clone(),
+            overwrite: self.overwrite,
             op,
             set: self.set.clone(),
             band: self.band.clone(),
@@ -165,9 +198,60 @@ fn parsed<T: std::str::FromStr<Err = String>>(
         .map_err(|e| usage(format!("{flag}{e}")))
 }
 
+/// GDAL's single-dash spellings, rewritten to tilerun's before clap sees
+/// them. clap's short flags are one letter, so `-of COG` would otherwise
+/// parse as `-o f` plus a stray `COG`, and `-co` as `-c`. Only whole
+/// arguments before a `--` are rewritten; `-o`, `-q`, `-b` are unchanged.
+pub fn gdal_spellings<I: IntoIterator<Item = std::ffi::OsString>>(
+    args: I,
+) -> Vec<std::ffi::OsString> {
+    let mut after_dashes = false;
+    args.into_iter()
+        .map(|a| {
+            if after_dashes {
+                return a;
+            }
+            after_dashes = a == "--";
+            match a.to_str() {
+                Some("-of" | "-co" | "-ot" | "-overwrite") => {
+                    format!("-{}", a.to_string_lossy()).into()
+                }
+                _ => a,
+            }
+        })
+        .collect()
+}
+
 fn parse_kv(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
         _ => Err(format!("expected KEY=VALUE, got '{s}'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewrite(args: &[&str]) -> Vec<String> {
+        gdal_spellings(args.iter().map(|a| std::ffi::OsString::from(*a)))
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn gdal_spellings_become_long_flags_before_dashes_only() {
+        assert_eq!(
+            rewrite(&["tilerun", "in.tif", "-of", "COG", "-co", "A=B", "-ot", "Byte", "-o", "x"]),
+            ["tilerun", "in.tif", "--of", "COG", "--co", "A=B", "--ot", "Byte", "-o", "x"]
+        );
+        assert_eq!(
+            rewrite(&["t", "-overwrite", "-q"]),
+            ["t", "--overwrite", "-q"]
+        );
+        assert_eq!(rewrite(&["t", "--", "-co"]), ["t", "--", "-co"]);
+        // Values that merely start like one are left alone.
+        assert_eq!(rewrite(&["t", "-of=COG", "-cox"]), ["t", "-of=COG", "-cox"]);
     }
 }

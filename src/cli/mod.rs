@@ -17,7 +17,7 @@ use crate::error::Error;
 /// Parse the flags, set up logging, run, and turn the result into an exit
 /// code with a one-line message on stderr.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args::gdal_spellings(std::env::args_os()));
     // The daemon logs to journald when there is one; the CLI to stderr.
     match &cli.command {
         Some(Command::Watch { common }) => {

@@ -18,6 +18,9 @@ pub fn run(input: &Path, args: &RunArgs, common: &Common) -> Result<(), Error> {
     let cfg_path = crate::config::locate(common.config.as_deref()).map_err(usage)?;
     let cfg = crate::config::load(cfg_path.as_deref()).map_err(usage)?;
     crate::gdal::env::init(args.cache_max.unwrap_or(cfg.engine.gdal_cachemax_mb));
+    if let Some(name) = &args.recipe {
+        crate::plan::check::recipe(&cfg, name)?;
+    }
     let spec = crate::plan::recipe::resolve(&args.request(input)?, &cfg)?;
     let interrupted = crate::engine::shutdown::install()
         .map_err(|e| job(format!("installing signal handlers: {e}")))?;

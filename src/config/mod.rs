@@ -15,7 +15,11 @@ use crate::ops::{NodataPolicy, OutType, Resampling};
 use crate::sink::overviews::Levels;
 use crate::sink::spec::Format;
 
+mod folders;
+mod spans;
 pub mod watch;
+
+use spans::{key_at, line_of};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +40,10 @@ pub struct Config {
     /// Where the file came from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// The file's text, to find the line of a key that a later check
+    /// refuses (see [`Config::at`]).
+    #[serde(skip)]
+    pub text: String,
 }
 
 /// How log records are written on stderr (`--log-format`).
@@ -93,6 +101,25 @@ impl Default for Input {
 }
 
 impl Config {
+    /// The config file's name for messages.
+    pub fn name(&self) -> String {
+        match &self.source {
+            Some(p) => crate::error::show(p),
+            None if self.text.is_empty() => "the built-in defaults (no config file found)".into(),
+            None => "the config".into(),
+        }
+    }
+
+    /// `FILE:LINE` of the key at `path` (e.g. `["recipes", "hs", "set",
+    /// "altitud"]`), or of the nearest enclosing key the file has; keys
+    /// match in any case (creation options are upper-cased when read).
+    pub fn at(&self, path: &[&str]) -> String {
+        match line_of(&self.text, path) {
+            Some(line) => format!("{}:{line}", self.name()),
+            None => self.name(),
+        }
+    }
+
     /// Everything checked before an input's pixels are read.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -142,6 +169,9 @@ impl BandList {
     }
 }
 
+/// Where a config is looked for, in order, for messages.
+pub const LOOKUP: &str = "--config, $TILERUN_CONFIG, ./config.toml, /etc/tilerun/config.toml";
+
 /// Where the config came from, in lookup order.
 pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>, String> {
     if let Some(p) = explicit {
@@ -181,11 +211,27 @@ pub fn load(path: Option<&Path>) -> Result<Config, String> {
 
 /// Parse config text; errors name the key and line.
 pub fn parse(text: &str) -> Result<Config, String> {
-    let cfg: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+    let mut cfg: Config = toml::from_str(text).map_err(|e| {
+        // toml names the line; say which recipe (or table) it is in too.
+        let place = e
+            .span()
+            .and_then(|s| key_at(text, s.start))
+            .map(|path| match &path[..] {
+                [r, name, rest @ ..] if r == "recipes" && !rest.is_empty() => {
+                    format!("recipe '{name}', {}: ", rest.join("."))
+                }
+                _ => format!("{}: ", path.join(".")),
+            })
+            .unwrap_or_default();
+        format!("{place}{}", e.to_string().trim_end())
+    })?;
+    cfg.text = text.to_string();
     for (name, r) in &cfg.recipes {
         if r.expr.is_some() == r.op.is_some() {
+            let line =
+                line_of(text, &["recipes", name]).map_or(String::new(), |l| format!("line {l}: "));
             return Err(format!(
-                "recipe '{name}': set exactly one of `expr` or `op`"
+                "{line}recipe '{name}': set exactly one of `expr` or `op`"
             ));
         }
     }
@@ -317,6 +363,16 @@ mod tests {
         assert!(err.contains("line 3"), "{err}");
         let err = parse("[recipes.x]\nexpr = 'b1'\ncolour = 1\n").unwrap_err();
         assert!(err.contains("colour") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn a_value_that_does_not_deserialise_names_its_recipe_and_key() {
+        let e =
+            parse("[engine]\nworkers = 1\n[recipes.t]\nexpr = 'b1'\not = 'Float23'\n").unwrap_err();
+        assert!(e.starts_with("recipe 't', ot: "), "{e}");
+        assert!(e.contains("line 5") && e.contains("Float23"), "{e}");
+        let e = parse("[recipes.t]\nexpr = 'b1'\ncolour = 1\n").unwrap_err();
+        assert!(e.contains("colour") && e.contains("line 3"), "{e}");
     }
 
     #[test]

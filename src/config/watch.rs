@@ -1,13 +1,17 @@
 //! The `[watch]` table, and its validation into ready-to-use [`Settings`].
 //!
 //! Everything that can be wrong with a drop-folder set-up is refused at
-//! start-up with a message naming the key or folder: a state folder inside
-//! the watched inbox (the daemon would pick up its own files), folders on
-//! different filesystems (the claim and finish steps are renames), a rule
-//! naming a recipe that does not exist. A daemon that starts is one whose
-//! every file move is an atomic rename.
+//! start-up with a message naming the key, its line and the folder: an
+//! inbox or output folder that does not exist (a typo would otherwise give
+//! a daemon waiting forever on a folder nobody writes to), a state folder
+//! inside the watched inbox (the daemon would pick up its own files),
+//! folders on different filesystems (the claim and finish steps are
+//! renames), a rule naming a recipe that does not exist. Everything is
+//! checked before anything is created, so a refused config leaves the disk
+//! as it was; only then are missing state folders made beside their
+//! (existing) parents. A daemon that starts is one whose every file move
+//! is an atomic rename.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -183,6 +187,11 @@ pub fn settle(cfg: &Config) -> Result<Settings, String> {
         Some(p) => absolute(p)?,
         None => return Err(format!("[watch] in {from}: set `output` (or [output] dir)")),
     };
+    let output_key = if w.output.is_some() {
+        ["watch", "output"]
+    } else {
+        ["output", "dir"]
+    };
     let s = Settings {
         work: state(&w.work, "work")?,
         done: state(&w.done, "done")?,
@@ -206,7 +215,18 @@ pub fn settle(cfg: &Config) -> Result<Settings, String> {
         on_stop: w.on_stop,
         rules,
     };
-    check_folders(&s)?;
+    let at = |key: &str| match key {
+        "output" => cfg.at(&output_key),
+        k => cfg.at(&["watch", k]),
+    };
+    let named = [
+        ("inbox", s.inbox.as_path()),
+        ("work", &s.work),
+        ("done", &s.done),
+        ("failed", &s.failed),
+        ("output", &s.output),
+    ];
+    super::folders::check(named, at)?;
     Ok(s)
 }
 
@@ -214,76 +234,14 @@ fn absolute(p: &Path) -> Result<PathBuf, String> {
     std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()))
 }
 
-/// Create the folders, then refuse layouts that would break the guarantees.
-fn check_folders(s: &Settings) -> Result<(), String> {
-    let named = [
-        ("inbox", &s.inbox),
-        ("work", &s.work),
-        ("done", &s.done),
-        ("failed", &s.failed),
-        ("output", &s.output),
-    ];
-    let mut canon = Vec::new();
-    for (key, dir) in named {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("[watch] {key} folder {}: {e}", dir.display()))?;
-        let c = std::fs::canonicalize(dir)
-            .map_err(|e| format!("[watch] {key} folder {}: {e}", dir.display()))?;
-        if !c.is_dir() {
-            return Err(format!("[watch] {key} {}: not a folder", dir.display()));
-        }
-        // Every folder is written to (renames in and out): find out now, not
-        // by failing every file (read-only mount, ProtectSystem= without
-        // ReadWritePaths=, wrong owner).
-        let probe = c.join(format!(".tilerun-probe-{}", std::process::id()));
-        std::fs::write(&probe, b"")
-            .and_then(|()| std::fs::remove_file(&probe))
-            .map_err(|e| format!("[watch] {key} folder {}: not writable: {e}", dir.display()))?;
-        canon.push((key, c));
-    }
-    let inbox = &canon[0].1;
-    for (key, c) in &canon[1..] {
-        if c.starts_with(inbox) || inbox.starts_with(c) {
-            return Err(format!(
-                "[watch] {key} folder {} overlaps the inbox {}: state and output folders must \
-                 never be inside the watched folder (nor contain it)",
-                c.display(),
-                inbox.display()
-            ));
-        }
-    }
-    for (i, (ka, a)) in canon.iter().enumerate() {
-        for (kb, b) in &canon[i + 1..] {
-            if a == b {
-                return Err(format!(
-                    "[watch] {ka} and {kb} are the same folder ({})",
-                    a.display()
-                ));
-            }
-        }
-    }
-    // Claim and finish are renames: inbox, work, done and failed must share
-    // one filesystem, or a rename would fail with EXDEV (or become a copy).
-    let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).unwrap_or(0);
-    let d0 = dev(inbox);
-    for (key, c) in &canon[1..4] {
-        if dev(c) != d0 {
-            return Err(format!(
-                "[watch] {key} folder {} is on another filesystem than the inbox {}: files \
-                 move between them by atomic rename, so they must share one",
-                c.display(),
-                inbox.display()
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn cfg(dir: &Path, extra: &str) -> Config {
+        for d in ["in", "out"] {
+            let _ = std::fs::create_dir(dir.join(d));
+        }
         let text = format!(
             "[recipes.b1]\nexpr = 'b1'\n[watch]\ninbox = '{}'\noutput = '{}'\n{extra}\n\
              [[watch.rules]]\nglob = '*.tif'\nrecipe = 'b1'\n",

@@ -210,7 +210,7 @@ fn finish(mut o: Open) {
                 started.elapsed().as_secs_f64()
             );
             return done
-                .commit(fin)
+                .commit(fin, o.job.output.overwrite)
                 .with_context(|| format!("committing {}", fin.display()));
         }
         if let Some(raw) = o.raw.take() {

@@ -1,7 +1,8 @@
 //! The GDAL C calls the `gdal` crate does not wrap (or wraps without what
 //! tilerun needs: an allow-list of drivers, 64-bit and complex type codes,
-//! whole XML metadata domains, CreateCopy with options), each behind a safe
-//! function, and in-memory files that are removed when dropped.
+//! whole XML metadata domains, CreateCopy with options, a driver's own
+//! creation-option check and list), each behind a safe function, and
+//! in-memory files that are removed when dropped.
 
 use std::ffi::{CStr, CString};
 use std::path::Path;
@@ -119,6 +120,127 @@ pub fn set_metadata_domain(ds: &mut Dataset, domain: &str, items: &[String]) -> 
         "cannot copy metadata domain {domain}"
     );
     Ok(())
+}
+
+/// GDAL's own check of one creation option against the driver's declared
+/// list (`GDALValidateCreationOptions`): Err carries GDAL's message, e.g.
+/// "'BOGUS' is an unexpected value for COMPRESS creation option of type
+/// string-select." GDAL only warns and carries on when creating, so this is
+/// what turns a misspelt option into an error.
+pub fn validate_creation_option(driver: &Driver, key: &str, value: &str) -> Result<(), String> {
+    let mut list = CslStringList::new();
+    list.set_name_value(key, value).map_err(|e| e.to_string())?;
+    // SAFETY: a valid driver and a NULL-terminated list that outlives the
+    // call. The quiet handler is pushed and popped on this thread only, so
+    // the warning reaches neither the log nor the job's messages; GDAL
+    // still records it as the thread's last error, read before the pop.
+    unsafe {
+        gdal_sys::CPLPushErrorHandler(Some(gdal_sys::CPLQuietErrorHandler));
+        gdal_sys::CPLErrorReset();
+        let ok = gdal_sys::GDALValidateCreationOptions(driver.c_driver(), list.as_ptr());
+        let msg = CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg())
+            .to_string_lossy()
+            .trim()
+            .trim_end_matches('.')
+            .to_string();
+        gdal_sys::CPLErrorReset();
+        gdal_sys::CPLPopErrorHandler();
+        if ok != 0 {
+            Ok(())
+        } else if msg.is_empty() {
+            Err(format!(
+                "not accepted by the {} driver",
+                driver.short_name()
+            ))
+        } else {
+            Err(msg)
+        }
+    }
+}
+
+/// One creation option a driver declares (`DMD_CREATIONOPTIONLIST`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionDecl {
+    pub name: String,
+    /// The values a `string-select` option takes (empty for other types).
+    pub values: Vec<String>,
+}
+
+/// The creation options `driver` declares, parsed by GDAL's own XML parser.
+pub fn creation_option_list(driver: &Driver) -> Vec<OptionDecl> {
+    use gdal::Metadata;
+    let Some(xml) = driver.metadata_item("DMD_CREATIONOPTIONLIST", "") else {
+        return Vec::new();
+    };
+    let Ok(c) = CString::new(xml) else {
+        return Vec::new();
+    };
+    // SAFETY: a NUL-terminated string; the tree is ours until destroyed, and
+    // is only read in between.
+    unsafe {
+        let root = gdal_sys::CPLParseXMLString(c.as_ptr());
+        let mut out = Vec::new();
+        let mut node = root;
+        while !node.is_null() {
+            if xml_name(node) == "CreationOptionList" {
+                for opt in xml_children(node).filter(|n| xml_name(*n) == "Option") {
+                    let mut decl = OptionDecl {
+                        name: String::new(),
+                        values: Vec::new(),
+                    };
+                    for child in xml_children(opt) {
+                        match ((*child).eType, xml_name(child).as_str()) {
+                            (gdal_sys::CPLXMLNodeType::CXT_Attribute, "name") => {
+                                decl.name = xml_text(child)
+                            }
+                            (gdal_sys::CPLXMLNodeType::CXT_Element, "Value") => {
+                                decl.values.push(xml_text(child))
+                            }
+                            _ => {}
+                        }
+                    }
+                    out.push(decl);
+                }
+            }
+            node = (*node).psNext;
+        }
+        gdal_sys::CPLDestroyXMLNode(root);
+        out
+    }
+}
+
+/// SAFETY (the three helpers below): `node` is a live node of a tree from
+/// `CPLParseXMLString`.
+unsafe fn xml_name(node: *const gdal_sys::CPLXMLNode) -> String {
+    let v = (*node).pszValue;
+    if v.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(v).to_string_lossy().into_owned()
+    }
+}
+
+unsafe fn xml_children(
+    node: *const gdal_sys::CPLXMLNode,
+) -> impl Iterator<Item = *const gdal_sys::CPLXMLNode> {
+    let mut next = (*node).psChild as *const gdal_sys::CPLXMLNode;
+    std::iter::from_fn(move || {
+        if next.is_null() {
+            return None;
+        }
+        let cur = next;
+        // SAFETY: as for the caller; siblings live as long as the tree.
+        next = unsafe { (*cur).psNext };
+        Some(cur)
+    })
+}
+
+/// The text inside an element or attribute (its first text child).
+unsafe fn xml_text(node: *const gdal_sys::CPLXMLNode) -> String {
+    xml_children(node)
+        .find(|c| unsafe { (**c).eType } == gdal_sys::CPLXMLNodeType::CXT_Text)
+        .map(|c| unsafe { xml_name(c) })
+        .unwrap_or_default()
 }
 
 /// The band's type code, including those the crate's enum lacks.

@@ -103,7 +103,8 @@ pub fn open(path: &Path, drivers: &[String]) -> anyhow::Result<Dataset> {
     REGISTER.call_once(gdal::DriverManager::register_all);
     crate::gdal::ffi::open_ex(&c_path, flags, drivers).map_err(|why| {
         anyhow::anyhow!(
-            "not a raster tilerun may read (allowed drivers: {}): {why}",
+            "not a raster tilerun may read (allowed drivers: {}, set by [input] \
+             allowed_drivers in the config): {why}",
             drivers.join(", "),
         )
     })

@@ -35,6 +35,9 @@ pub use median::median;
 use super::terrain::params::Taker;
 use super::{Block, Core, InputInfo, Op, OpError, Params};
 
+/// The `--set` keys focal takes.
+pub const KEYS: &[&str] = &["band", "stat", "size"];
+
 /// Largest accepted window, to keep halos (and reads) sane.
 pub const MAX_SIZE: usize = 501;
 
@@ -49,10 +52,16 @@ pub enum Stat {
 }
 
 pub fn build(params: &Params, info: &InputInfo) -> Result<Box<dyn Op>, OpError> {
-    let mut t = Taker::new("focal", params);
+    let mut t = Taker::new("focal", params, KEYS);
     let band = t.band(info)?;
     let stat = match t.take("stat").as_deref().map(str::to_ascii_lowercase) {
-        None => return Err(t.err("stat is required: mean, min, max, sum, std or median")),
+        None => {
+            return Err(t.err_at(
+                "stat",
+                "stat is required (it has no default): mean, min, max, sum, std or median, \
+                 e.g. --set stat=mean",
+            ))
+        }
         Some(s) => match s.as_str() {
             "mean" => Stat::Mean,
             "min" => Stat::Min,
@@ -61,9 +70,10 @@ pub fn build(params: &Params, info: &InputInfo) -> Result<Box<dyn Op>, OpError> 
             "std" => Stat::Std,
             "median" => Stat::Median,
             _ => {
-                return Err(t.err(format!(
-                    "stat must be mean, min, max, sum, std or median, got '{s}'"
-                )))
+                return Err(t.err_at(
+                    "stat",
+                    format!("stat must be mean, min, max, sum, std or median, got '{s}'"),
+                ))
             }
         },
     };
@@ -72,9 +82,10 @@ pub fn build(params: &Params, info: &InputInfo) -> Result<Box<dyn Op>, OpError> 
         Some(raw) => match raw.trim().parse::<usize>() {
             Ok(n) if n >= 3 && n % 2 == 1 && n <= MAX_SIZE => n,
             _ => {
-                return Err(t.err(format!(
-                    "size must be an odd integer from 3 to {MAX_SIZE}, got '{raw}'"
-                )))
+                return Err(t.err_at(
+                    "size",
+                    format!("size must be an odd integer from 3 to {MAX_SIZE}, got '{raw}'"),
+                ))
             }
         },
     };

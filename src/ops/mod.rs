@@ -156,19 +156,41 @@ pub trait Op: Send + Sync {
     }
 }
 
-/// Errors building an op: always name the op and the reason.
+/// Errors building an op: always name the op and the reason, and the
+/// parameter at fault when there is one (so a config error can point at
+/// its line).
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
     #[error("{op}: {reason}")]
-    Invalid { op: String, reason: String },
+    Invalid {
+        op: String,
+        key: Option<String>,
+        reason: String,
+    },
 }
 
 impl OpError {
     pub fn new(op: &str, reason: impl Into<String>) -> Self {
         OpError::Invalid {
             op: op.to_string(),
+            key: None,
             reason: reason.into(),
         }
+    }
+
+    /// An error about parameter `key`.
+    pub fn at(op: &str, key: &str, reason: impl Into<String>) -> Self {
+        OpError::Invalid {
+            op: op.to_string(),
+            key: Some(key.to_string()),
+            reason: reason.into(),
+        }
+    }
+
+    /// The parameter at fault, if the error is about one.
+    pub fn key(&self) -> Option<&str> {
+        let OpError::Invalid { key, .. } = self;
+        key.as_deref()
     }
 }
 
@@ -185,19 +207,105 @@ pub const NAMED: &[&str] = &[
 /// Built op plus warnings for the user (e.g. an assumed scale).
 pub type Built = (Box<dyn Op>, Vec<String>);
 
-/// Build a band-math op. `params` may only carry `band` (ignored: the
-/// expression names its bands).
+/// The `--set` keys a named op takes (empty for an unknown name).
+pub fn keys(name: &str) -> &'static [&'static str] {
+    match name {
+        "hillshade" | "slope" | "aspect" => terrain::keys(name),
+        "focal" => focal::KEYS,
+        "rescale" => rescale::KEYS,
+        "reclass" => reclass::KEYS,
+        _ => &[],
+    }
+}
+
+/// An input with `bands` bands, a plain north-up grid and no nodata: what
+/// ops are built against to check their parameters before any input exists.
+pub fn nominal_input(bands: usize) -> InputInfo {
+    InputInfo {
+        width: 512,
+        height: 512,
+        band_count: bands.max(1),
+        geo_transform: Some([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]),
+        geographic: false,
+        nodata: vec![None; bands.max(1)],
+        // Integer, so a bit mask in a recipe is checked as on a QA band;
+        // a bitwise operator on a float input is caught at the input.
+        band_types: vec![gdal_sys::GDALDataType::GDT_Int32; bands.max(1)],
+    }
+}
+
+/// Build named op `name` against a [`nominal_input`] with as many bands as
+/// `params` name (one if none), whole-raster statistics stood in for: every
+/// key and value is checked as for a real input, except how the bands fit
+/// it. The daemon does this for every recipe at start-up.
+pub fn check(name: &str, params: &Params) -> Result<Box<dyn Op>, OpError> {
+    if !NAMED.contains(&name) {
+        return Err(OpError::at(name, "op", unknown_op(name)));
+    }
+    let bands = params
+        .get("band")
+        .map(|b| b.split(',').filter_map(|x| x.trim().parse().ok()).max())
+        .unwrap_or_default()
+        .unwrap_or(1);
+    let info = nominal_input(bands);
+    let stats = match name {
+        "rescale" => {
+            rescale::stats_request(params, &info)?.map(|r| vec![vec![0.0, 1.0]; r.bands.len()])
+        }
+        _ => None,
+    };
+    let built = match name {
+        "rescale" => rescale::build(params, &info, stats.as_deref())?,
+        "reclass" => (reclass::build(params, &info)?, Vec::new()),
+        "focal" => (focal::build(params, &info)?, Vec::new()),
+        _ => terrain::build(name, params, &info)?,
+    };
+    Ok(built.0)
+}
+
+/// Compile band math `src` against a [`nominal_input`] holding every band it
+/// names: the syntax and functions are checked; whether the bands exist is
+/// for the real input.
+pub fn check_expr(src: &str, policy: NodataPolicy) -> Result<Box<dyn Op>, String> {
+    // Any band number up to the limit resolves here; the input decides later.
+    let any = expr::Bindings::single(&[gdal_sys::GDALDataType::GDT_Int32; 4096]);
+    let prog = expr::Program::compile(src, &any).map_err(|e| e.to_string())?;
+    let info = nominal_input(prog.slots().iter().map(|s| s.band).max().unwrap_or(1));
+    build_expr(src, &Params::new(), &info, policy).map(|(op, _)| op)
+}
+
+/// "unknown op", with the known ones and the likely one.
+fn unknown_op(name: &str) -> String {
+    let guess = crate::error::closest(name, NAMED.iter().copied())
+        .map(|g| format!("did you mean '{g}'? "))
+        .unwrap_or_default();
+    format!("unknown op '{name}' ({guess}known: {})", NAMED.join(", "))
+}
+
+/// Band math takes no parameters, not even `band`: the expression names its
+/// bands (`b1`..`bN`), and a `-b` next to it would otherwise be ignored.
+pub fn check_expr_params(params: &Params) -> Result<(), String> {
+    match params.keys().next().map(String::as_str) {
+        None => Ok(()),
+        Some("band") => Err(
+            "--band/-b is not used with band math: the expression names its \
+             bands (b1, b2, ...); --band is for --op"
+                .into(),
+        ),
+        Some(k) => Err(format!(
+            "expr: unknown --set key '{k}' (band math takes no parameters)"
+        )),
+    }
+}
+
+/// Build a band-math op; `params` must be empty (see [`check_expr_params`]).
 pub fn build_expr(
     src: &str,
     params: &Params,
     info: &InputInfo,
     policy: NodataPolicy,
 ) -> Result<Built, String> {
-    if let Some(k) = params.keys().find(|k| k.as_str() != "band") {
-        return Err(format!(
-            "expr: unknown --set key '{k}' (band math takes no parameters)"
-        ));
-    }
+    check_expr_params(params)?;
     let op = bandmath::BandMath::new(src, info, policy).map_err(|e| e.to_string())?;
     Ok((Box::new(op), Vec::new()))
 }
@@ -244,10 +352,7 @@ pub fn build_with_stats(
         "focal" => focal::build(params, info)
             .map(|op| (op, Vec::new()))
             .map_err(|e| e.to_string()),
-        _ => Err(format!(
-            "--op: unknown op '{name}' (known: {})",
-            NAMED.join(", ")
-        )),
+        _ => Err(format!("--op: {}", unknown_op(name))),
     }
 }
 

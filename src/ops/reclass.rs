@@ -187,17 +187,27 @@ pub fn classify(data: ArrayView2<'_, f64>, rules: &[Rule], default: f64) -> Arra
     })
 }
 
+/// The `--set` keys reclass takes.
+pub const KEYS: &[&str] = &["band", "rules", "default"];
+
 pub fn build(params: &Params, info: &InputInfo) -> Result<Box<dyn Op>, OpError> {
-    let mut t = Taker::new("reclass", params);
+    let mut t = Taker::new("reclass", params, KEYS);
     let band = t.band(info)?;
     let raw = t.take("rules").ok_or_else(|| {
-        t.err("--set rules= is required, e.g. rules='[-1,0):1; [0,0.3):2; [0.3,1]:3'")
+        t.err_at(
+            "rules",
+            "--set rules= is required, e.g. rules='[-1,0):1; [0,0.3):2; [0.3,1]:3'",
+        )
     })?;
-    let rules = parse_rules(&raw).map_err(|e| t.err(e))?;
+    let rules = parse_rules(&raw).map_err(|e| t.err_at("rules", e))?;
     let default = match t.take("default") {
         None => f64::NAN,
-        Some(d) => value(&d)
-            .ok_or_else(|| t.err(format!("--set default={d}: expected a number or 'nodata'")))?,
+        Some(d) => value(&d).ok_or_else(|| {
+            t.err_at(
+                "default",
+                format!("--set default={d}: expected a number or 'nodata'"),
+            )
+        })?,
     };
     t.finish()?;
     let mut values: Vec<f64> = rules.iter().map(|r| r.value).collect();

@@ -47,8 +47,11 @@ struct Parsed {
     clip: bool,
 }
 
-fn err(reason: impl Into<String>) -> OpError {
-    OpError::new("rescale", reason)
+/// The `--set` keys rescale takes.
+pub const KEYS: &[&str] = &["band", "in", "percentiles", "out", "clip"];
+
+fn err(key: &str, reason: impl Into<String>) -> OpError {
+    OpError::at("rescale", key, reason)
 }
 
 /// `a,b` as two finite numbers.
@@ -59,14 +62,15 @@ fn pair(key: &str, raw: &str) -> Result<(f64, f64), OpError> {
         .collect();
     match nums[..] {
         [Some(a), Some(b)] => Ok((a, b)),
-        _ => Err(err(format!(
-            "--set {key}={raw}: expected two numbers 'min,max'"
-        ))),
+        _ => Err(err(
+            key,
+            format!("--set {key}={raw}: expected two numbers 'min,max'"),
+        )),
     }
 }
 
 fn parse(params: &Params, info: &InputInfo) -> Result<Parsed, OpError> {
-    let mut t = Taker::new("rescale", params);
+    let mut t = Taker::new("rescale", params, KEYS);
     let n = info.band_count;
     let bands: Vec<usize> = match t.take("band") {
         None => (1..=n).collect(),
@@ -74,15 +78,18 @@ fn parse(params: &Params, info: &InputInfo) -> Result<Parsed, OpError> {
             .split(',')
             .map(|p| match p.trim().parse::<usize>() {
                 Ok(b) if (1..=n).contains(&b) => Ok(b),
-                _ => Err(err(format!(
-                    "--band {raw}: '{}' is not a band from 1 to {n}",
-                    p.trim()
-                ))),
+                _ => Err(err(
+                    "band",
+                    format!("--band {raw}: '{}' is not a band from 1 to {n}", p.trim()),
+                )),
             })
             .collect::<Result<_, _>>()?,
     };
     let raw_in = t.take("in").ok_or_else(|| {
-        err("--set in= is required: 'min,max', one 'min,max' per band separated by ';', or 'auto'")
+        err(
+            "in",
+            "--set in= is required: 'min,max', one 'min,max' per band separated by ';', or 'auto'",
+        )
     })?;
     let pct = t.take("percentiles");
     let input = if raw_in.trim().eq_ignore_ascii_case("auto") {
@@ -91,31 +98,41 @@ fn parse(params: &Params, info: &InputInfo) -> Result<Parsed, OpError> {
             Some(p) => pair("percentiles", p)?,
         };
         if !(0.0..=100.0).contains(&lo) || !(0.0..=100.0).contains(&hi) || lo >= hi {
-            return Err(err(format!(
-                "--set percentiles={}: need 0 <= lo < hi <= 100",
-                pct.unwrap_or_default()
-            )));
+            return Err(err(
+                "percentiles",
+                format!(
+                    "--set percentiles={}: need 0 <= lo < hi <= 100",
+                    pct.unwrap_or_default()
+                ),
+            ));
         }
         InSpec::Auto(lo, hi)
     } else {
         if pct.is_some() {
-            return Err(err("--set percentiles: only meaningful with in=auto"));
+            return Err(err(
+                "percentiles",
+                "--set percentiles: only meaningful with in=auto",
+            ));
         }
         let ranges = raw_in
             .split(';')
             .map(|p| pair("in", p.trim()))
             .collect::<Result<Vec<_>, _>>()?;
         if ranges.len() != 1 && ranges.len() != bands.len() {
-            return Err(err(format!(
-                "--set in={raw_in}: {} ranges for {} bands (give one for all, or one per band)",
-                ranges.len(),
-                bands.len()
-            )));
+            return Err(err(
+                "in",
+                format!(
+                    "--set in={raw_in}: {} ranges for {} bands (give one for all, or one per band)",
+                    ranges.len(),
+                    bands.len()
+                ),
+            ));
         }
         if let Some((lo, hi)) = ranges.iter().find(|(lo, hi)| lo >= hi) {
-            return Err(err(format!(
-                "--set in={raw_in}: min ({lo}) must be less than max ({hi})"
-            )));
+            return Err(err(
+                "in",
+                format!("--set in={raw_in}: min ({lo}) must be less than max ({hi})"),
+            ));
         }
         InSpec::Fixed(ranges)
     };
@@ -124,9 +141,12 @@ fn parse(params: &Params, info: &InputInfo) -> Result<Parsed, OpError> {
         Some(raw) => {
             let o = pair("out", &raw)?;
             if o.0 == o.1 {
-                return Err(err(format!(
+                return Err(err(
+                    "out",
+                    format!(
                     "--set out={raw}: min and max are equal, every pixel would get the same value"
-                )));
+                ),
+                ));
             }
             o
         }
@@ -136,7 +156,12 @@ fn parse(params: &Params, info: &InputInfo) -> Result<Parsed, OpError> {
         Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => true,
             "false" | "no" | "off" | "0" => false,
-            _ => return Err(err(format!("--set clip={raw}: expected true or false"))),
+            _ => {
+                return Err(err(
+                    "clip",
+                    format!("--set clip={raw}: expected true or false"),
+                ))
+            }
         },
     };
     t.finish()?;
@@ -186,10 +211,13 @@ pub fn build(
         }
         InSpec::Auto(lo, hi) => {
             let stats = stats.ok_or_else(|| {
-                err("in=auto needs the statistics pass (internal: no statistics given)")
+                err(
+                    "in",
+                    "in=auto needs the statistics pass (internal: no statistics given)",
+                )
             })?;
             if stats.len() != p.bands.len() || stats.iter().any(|s| s.len() != 2) {
-                return Err(err("internal: statistics do not match the request"));
+                return Err(err("in", "internal: statistics do not match the request"));
             }
             let mut r = Vec::new();
             for (&b, s) in p.bands.iter().zip(stats) {

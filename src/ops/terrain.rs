@@ -90,6 +90,24 @@ use params::Taker;
 /// Metres per degree, gdaldem's `-s` for metre elevations on lat/long grids.
 pub const GEOGRAPHIC_SCALE: f64 = 111_120.0;
 
+/// The `--set` keys each terrain op takes.
+pub fn keys(op: &str) -> &'static [&'static str] {
+    match op {
+        "hillshade" => &[
+            "band",
+            "alg",
+            "scale",
+            "azimuth",
+            "altitude",
+            "z",
+            "multidirectional",
+            "combined",
+        ],
+        "slope" => &["band", "alg", "scale", "units"],
+        _ => &["band", "alg", "scale", "trigonometric", "zero_for_flat"],
+    }
+}
+
 /// Build a terrain op from `--set` parameters. Warnings are for the caller
 /// to log (they do not stop the run).
 pub fn build(
@@ -103,13 +121,18 @@ pub fn build(
         "aspect" => "aspect",
         other => return Err(OpError::new(other, "not a terrain op")),
     };
-    let mut t = Taker::new(name, params);
+    let mut t = Taker::new(name, params, keys(name));
     let band = t.band(info)?;
     let gradient = match t.take("alg").as_deref() {
         None => Gradient::Horn,
         Some(s) if s.eq_ignore_ascii_case("horn") => Gradient::Horn,
         Some(s) if s.eq_ignore_ascii_case("zevenbergenthorne") => Gradient::ZevenbergenThorne,
-        Some(s) => return Err(t.err(format!("alg must be Horn or ZevenbergenThorne, got '{s}'"))),
+        Some(s) => {
+            return Err(t.err_at(
+                "alg",
+                format!("alg must be Horn or ZevenbergenThorne, got '{s}'"),
+            ))
+        }
     };
     let scale = t.number("scale", |v| v > 0.0, "a positive number")?;
     let product = match name {
@@ -123,10 +146,16 @@ pub fn build(
             let combined = t.flag("combined")?;
             let shading = match (multi, combined) {
                 (true, true) => {
-                    return Err(t.err("multidirectional and combined cannot be used together"))
+                    return Err(t.err_at(
+                        "multidirectional",
+                        "multidirectional and combined cannot be used together",
+                    ))
                 }
                 (true, false) if az.is_some() => {
-                    return Err(t.err("multidirectional and azimuth cannot be used together"))
+                    return Err(t.err_at(
+                        "multidirectional",
+                        "multidirectional and azimuth cannot be used together",
+                    ))
                 }
                 (true, false) => Shading::MultiDirectional,
                 (false, true) => Shading::Combined,
@@ -145,7 +174,10 @@ pub fn build(
                 Some(s) if s.eq_ignore_ascii_case("degrees") => false,
                 Some(s) if s.eq_ignore_ascii_case("percent") => true,
                 Some(s) => {
-                    return Err(t.err(format!("units must be degrees or percent, got '{s}'")))
+                    return Err(t.err_at(
+                        "units",
+                        format!("units must be degrees or percent, got '{s}'"),
+                    ))
                 }
             };
             Product::Slope { percent }

@@ -21,18 +21,21 @@ pub struct Prepared {
     pub ctx: Arc<JobCtx>,
     pub outcome: Receiver<Outcome>,
     pub warnings: Vec<String>,
+    /// A file was already at the output path (so the job replaces it).
+    pub replaces: bool,
 }
 
 pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepared, Error> {
     let path = &spec.input;
     let at = |e: anyhow::Error| job(format!("{}: {e:#}", crate::error::show(path)));
     input::check_path(path).map_err(at)?;
-    check_output_path(spec)?;
+    let replaces = check_output_path(spec)?;
     let ds = input::open(path, &spec.drivers).map_err(at)?;
     let meta = InputMeta::read(path, &ds, &spec.limits).map_err(at)?;
-    let (op, warnings) = build_op(spec, &meta, &cancel)?;
+    let (op, mut warnings) = build_op(spec, &meta, &cancel)?;
     drop(ds);
     let output = output_spec(spec, &meta, op.as_ref())?;
+    warnings.extend(picture_losses(&output));
     let windows = crate::window::plan(
         meta.width,
         meta.height,
@@ -65,6 +68,7 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
         ctx: Arc::new(ctx),
         outcome: rx,
         warnings,
+        replaces,
     })
 }
 
@@ -94,16 +98,8 @@ fn output_spec(spec: &JobSpec, meta: &InputMeta, op: &dyn ops::Op) -> Result<Out
         .or_else(|| op.default_nodata().filter(|v| out_type.holds(*v)))
         .unwrap_or_else(|| out_type.default_nodata());
     if !out_type.holds(nodata) {
-        let ints = if out_type.is_float() {
-            ""
-        } else {
-            ", integers only"
-        };
-        return Err(usage(format!(
-            "--nodata: {nodata} cannot be stored in --ot {} (range {:?}{ints})",
-            out_type.name(),
-            out_type.range(),
-        )));
+        let why = crate::plan::check::holds_not(nodata, out_type);
+        return Err(usage(format!("--nodata: {why}")));
     }
     let (creation_options, tile) = crate::sink::spec::creation_options(
         spec.format,
@@ -111,16 +107,20 @@ fn output_spec(spec: &JobSpec, meta: &InputMeta, op: &dyn ops::Op) -> Result<Out
         &spec.creation_options,
         meta.width,
     )
-    .map_err(usage)?;
+    .map_err(|e| usage(format!("{}: {e}", crate::error::show(&spec.output))))?;
     let overviews = crate::sink::overviews::resolve(
         spec.overviews.as_ref(),
         spec.format == Format::Cog,
         meta.width,
         meta.height,
     );
+    spec.format
+        .check_fits(out_type, op.out_bands(), !overviews.is_empty())
+        .map_err(|e| usage(format!("{}: {e}", crate::error::show(&spec.output))))?;
     let resampling = spec.resampling.unwrap_or_else(|| op.overview_resampling());
     Ok(OutputSpec {
         path: spec.output.clone(),
+        overwrite: spec.overwrite,
         size: (meta.width, meta.height),
         georef: Georef {
             geo_transform: meta.geo_transform,
@@ -139,6 +139,23 @@ fn output_spec(spec: &JobSpec, meta: &InputMeta, op: &dyn ops::Op) -> Result<Out
         layout: None,
         assemble: false,
     })
+}
+
+/// What a PNG or JPEG output cannot keep, said once per job rather than
+/// lost without a word.
+fn picture_losses(out: &OutputSpec) -> Option<String> {
+    let name = out.format.driver();
+    let georef = out.georef.geo_transform.is_some() || !out.georef.projection.is_empty();
+    let lost = match (out.format, georef) {
+        (Format::Jpeg, true) => "georeferencing, metadata or nodata",
+        (Format::Jpeg, false) => "metadata or nodata",
+        (Format::Png, true) => "georeferencing or metadata",
+        (Format::Png, false) => "metadata",
+        _ => return None,
+    };
+    Some(format!(
+        "{name} output keeps no {lost} (write a .tif to keep them)"
+    ))
 }
 
 /// What each output band says about itself: the meaning (description and
@@ -265,8 +282,10 @@ fn block_cache_for(
     })
 }
 
-/// Refuse outputs that would clobber the input or cannot be created.
-fn check_output_path(spec: &JobSpec) -> Result<(), Error> {
+/// Refuse outputs that would clobber the input, or an existing file without
+/// `--overwrite` (gdal_calc's rule), or that cannot be created. True when
+/// the job will replace an existing file.
+fn check_output_path(spec: &JobSpec) -> Result<bool, Error> {
     let out = &spec.output;
     let name_ok = out.file_name().is_some();
     if !name_ok {
@@ -313,5 +332,12 @@ fn check_output_path(spec: &JobSpec) -> Result<(), Error> {
             crate::error::show(out)
         )));
     }
-    Ok(())
+    let exists = std::fs::symlink_metadata(out).is_ok();
+    if exists && !spec.overwrite {
+        return Err(usage(format!(
+            "{}: output exists; add --overwrite to replace it",
+            crate::error::show(out)
+        )));
+    }
+    Ok(exists)
 }

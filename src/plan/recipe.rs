@@ -1,5 +1,6 @@
 //! Resolving what to run: flags over recipe over config defaults, into a
-//! [`JobSpec`]. Pure data, no GDAL: the input is not opened here.
+//! [`JobSpec`]. The input is not opened here (only an unusual output
+//! extension asks GDAL which driver owns it).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -22,6 +23,8 @@ pub enum OpSpec {
 pub struct JobSpec {
     pub input: PathBuf,
     pub output: PathBuf,
+    /// Replace an existing output; otherwise one is refused up front.
+    pub overwrite: bool,
     pub op: OpSpec,
     pub params: Params,
     pub recipe: Option<String>,
@@ -44,23 +47,11 @@ pub struct JobSpec {
 pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
     let input = args.input.as_path();
     let recipe: Recipe = match &args.recipe {
-        Some(name) => cfg.recipes.get(name).cloned().ok_or_else(|| {
-            let known: Vec<_> = cfg.recipes.keys().map(String::as_str).collect();
-            let from = cfg
-                .source
-                .as_ref()
-                .map_or("built-in defaults (no config file found)".into(), |p| {
-                    p.display().to_string()
-                });
-            usage(format!(
-                "--recipe: no recipe '{name}' in {from} (known: {})",
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
-            ))
-        })?,
+        Some(name) => cfg
+            .recipes
+            .get(name)
+            .cloned()
+            .ok_or_else(|| no_recipe(cfg, name))?,
         None => Recipe::default(),
     };
     let op = if let Some(op) = &args.op {
@@ -88,10 +79,12 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
     if let Some(b) = &args.band {
         params.insert("band".into(), join(b));
     }
+    if matches!(op, OpSpec::Expr(_)) {
+        crate::ops::check_expr_params(&params).map_err(usage)?;
+    }
     // Recipe values were typed (and checked) when the config was read.
     let out_type = args.out_type.or(recipe.ot);
     let policy = args.policy.or(recipe.nodata_policy).unwrap_or_default();
-    let format = args.format.or(recipe.format).unwrap_or_default();
     let overviews = args.overviews.clone().or(recipe.overviews.clone());
     let resampling = args.resampling.or(recipe.resampling);
     // Config, then recipe, then flags: later layers win key by key.
@@ -114,6 +107,9 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
             dir.join(render(template, input, &name)?)
         }
     };
+    // The name decides the format unless told, and may not contradict it.
+    let format = Format::for_output(&output, args.format.or(recipe.format))
+        .map_err(|e| usage(format!("{}: {e}", crate::error::show(&output))))?;
     let window = args
         .window
         .or((cfg.engine.window > 0).then_some(cfg.engine.window));
@@ -123,6 +119,7 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
     Ok(JobSpec {
         input: input.to_path_buf(),
         output,
+        overwrite: args.overwrite,
         op,
         params,
         recipe: args.recipe.clone(),
@@ -137,6 +134,33 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
         drivers: cfg.input.allowed_drivers.clone(),
         limits: cfg.limits(),
     })
+}
+
+/// `--recipe NAME` that the config lacks: where tilerun looked, what it has.
+fn no_recipe(cfg: &Config, name: &str) -> Error {
+    let known: Vec<&str> = cfg.recipes.keys().map(String::as_str).collect();
+    // GDAL tools spell resampling `-r`; here -r is --recipe.
+    let resampling = name.parse::<crate::ops::Resampling>().map_or("", |_| {
+        " (-r is --recipe here; overview resampling is --resampling)"
+    });
+    if cfg.source.is_none() {
+        return usage(format!(
+            "--recipe {name}: no config file found (looked for {}); give one with --config FILE{resampling}",
+            crate::config::LOOKUP
+        ));
+    }
+    let guess = crate::error::closest(name, known.iter().copied())
+        .map(|g| format!("did you mean '{g}'? "))
+        .unwrap_or_default();
+    let known = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
+    usage(format!(
+        "--recipe {name}: no such recipe in {} ({guess}known: {known}){resampling}",
+        cfg.name()
+    ))
 }
 
 fn join(b: &[usize]) -> String {

@@ -17,6 +17,8 @@ pub struct Request {
     /// A recipe from the config file.
     pub recipe: Option<String>,
     pub output: Option<PathBuf>,
+    /// Replace an existing output (`--overwrite`; the daemon always does).
+    pub overwrite: bool,
     /// `--expr` or `--op`; replaces the recipe's op and its parameters.
     pub op: Option<OpSpec>,
     pub set: Vec<(String, String)>,
@@ -32,11 +34,13 @@ pub struct Request {
 }
 
 impl Request {
-    /// What the daemon runs for a file matched by a rule.
+    /// What the daemon runs for a file matched by a rule. A re-delivered
+    /// input name replaces its earlier output (and the daemon logs it).
     pub fn recipe(input: PathBuf, recipe: &str) -> Request {
         Request {
             input,
             recipe: Some(recipe.to_string()),
+            overwrite: true,
             ..Request::default()
         }
     }

@@ -7,8 +7,10 @@
 
 pub mod cog;
 pub mod convert;
+pub mod copy;
 pub mod create;
 pub mod encode;
+pub mod format;
 pub mod options;
 pub mod overviews;
 pub mod pyramid;

@@ -6,21 +6,16 @@
 use std::path::PathBuf;
 
 use crate::ops::{OutType, Resampling};
-use crate::sink::options::CreationOptions;
+pub use crate::sink::format::Format;
+use crate::sink::options::{BadOption, CreationOptions};
 use crate::window::Window;
-
-/// Output container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde_with::DeserializeFromStr)]
-pub enum Format {
-    #[default]
-    GTiff,
-    Cog,
-}
 
 /// Everything the writer needs to create the output, decided up front.
 #[derive(Debug, Clone)]
 pub struct OutputSpec {
     pub path: PathBuf,
+    /// Replace a file already at `path` (else the commit refuses to).
+    pub overwrite: bool,
     /// Width and height in pixels: the input's grid.
     pub size: (usize, usize),
     pub georef: Georef,
@@ -137,17 +132,6 @@ impl Layout {
     }
 }
 
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "gtiff" => Ok(Format::GTiff),
-            "cog" => Ok(Format::Cog),
-            _ => Err(format!("unknown format '{s}' (expected GTiff or COG)")),
-        }
-    }
-}
-
 /// Where the output sits on the Earth, and the dataset metadata it keeps:
 /// copied from the input, since tilerun never changes the grid.
 #[derive(Debug, Clone, Default)]
@@ -174,7 +158,8 @@ pub struct BandSpec {
 // tile size they imply. Defaults: tiled 512, DEFLATE, the predictor that
 // suits the type (horizontal differencing for integers, floating-point for
 // floats) and BIGTIFF=IF_SAFER. The GTiff and COG drivers spell tiling
-// differently, and mixing them is refused.
+// differently, and mixing them is refused. PNG and JPEG take GDAL's own
+// defaults (their temp GTiff is tilerun's business, see `create`).
 
 const DEFAULT_TILE: usize = 512;
 
@@ -184,14 +169,15 @@ fn defaults(format: Format, t: OutType) -> CreationOptions {
         (Format::GTiff, false) => "2",
         (Format::Cog, true) => "FLOATING_POINT",
         (Format::Cog, false) => "STANDARD",
+        (Format::Png | Format::Jpeg, _) => return CreationOptions::default(),
     };
     let mut d = match format {
-        Format::GTiff => vec![
+        Format::Cog => vec![("BLOCKSIZE", DEFAULT_TILE.to_string())],
+        _ => vec![
             ("TILED", "YES".to_string()),
             ("BLOCKXSIZE", DEFAULT_TILE.to_string()),
             ("BLOCKYSIZE", DEFAULT_TILE.to_string()),
         ],
-        Format::Cog => vec![("BLOCKSIZE", DEFAULT_TILE.to_string())],
     };
     d.push(("COMPRESS", "DEFLATE".into()));
     d.push(("PREDICTOR", pred.into()));
@@ -199,13 +185,13 @@ fn defaults(format: Format, t: OutType) -> CreationOptions {
     d.into_iter().collect()
 }
 
-fn size(opts: &CreationOptions, key: &str) -> Result<Option<usize>, String> {
+fn size(opts: &CreationOptions, key: &str) -> Result<Option<usize>, BadOption> {
     opts.get(key)
         .map(|v| {
             v.parse::<usize>()
                 .ok()
                 .filter(|n| *n >= 16 && n % 16 == 0)
-                .ok_or_else(|| format!("--co {key}={v}: must be a multiple of 16, at least 16"))
+                .ok_or_else(|| BadOption::new(key, opts, "must be a multiple of 16, at least 16"))
         })
         .transpose()
 }
@@ -229,13 +215,17 @@ const COG_REFUSED: &[(&str, &str)] = &[
 ];
 const KEEPS_GRID: &str = "tilerun keeps the input's grid (no reprojection)";
 
-/// Merge `user` over the defaults. Returns the options and the output tile.
+/// Merge `user` over the defaults. Returns the options and the output tile
+/// (for PNG and JPEG, the tile of their temp GTiff). Options tilerun
+/// handles itself are refused with the flag to use; the rest must pass the
+/// GDAL driver's own check.
 pub fn creation_options(
     format: Format,
     t: OutType,
     user: &CreationOptions,
     width: usize,
-) -> Result<(CreationOptions, (usize, usize)), String> {
+) -> Result<(CreationOptions, (usize, usize)), BadOption> {
+    let refuse = |key: &str, why: &str| Err(BadOption::new(key, user, why));
     if format == Format::Cog {
         for bad in [
             "TILED",
@@ -245,28 +235,44 @@ pub fn creation_options(
             "PHOTOMETRIC",
         ] {
             if user.get(bad).is_some() {
-                return Err(format!(
-                    "--co {bad}: not a COG creation option (COG is always tiled; use --co BLOCKSIZE=N)"
-                ));
+                return refuse(
+                    bad,
+                    "not a COG creation option (COG is always tiled; use --co BLOCKSIZE=N)",
+                );
             }
         }
         for (bad, why) in COG_REFUSED {
             if user.get(bad).is_some() {
-                return Err(format!("--co {bad}: {why}"));
+                return refuse(bad, why);
             }
         }
-    } else if user.get("BLOCKSIZE").is_some() {
-        return Err("--co BLOCKSIZE: a COG option; for GTiff use BLOCKXSIZE/BLOCKYSIZE".into());
+    } else if format == Format::GTiff && user.get("BLOCKSIZE").is_some() {
+        return refuse(
+            "BLOCKSIZE",
+            "a COG option; for GTiff use BLOCKXSIZE/BLOCKYSIZE",
+        );
+    } else if format.is_picture() && user.get("WORLDFILE").is_some() {
+        return refuse(
+            "WORLDFILE",
+            "a second file beside the output cannot be committed atomically with it; \
+             write a .tif to keep the georeferencing",
+        );
     }
     if let Some(c) = user.get("COMPRESS") {
         let lossy8 = c.eq_ignore_ascii_case("JPEG") || c.eq_ignore_ascii_case("WEBP");
         if lossy8 && t != OutType::Byte {
-            return Err(format!(
-                "--co COMPRESS={c}: needs --ot Byte, the output type is {}",
-                t.name()
-            ));
+            let why = format!("needs --ot Byte, the output type is {}", t.name());
+            return refuse("COMPRESS", &why);
         }
     }
+    // ROWSPERSTRIP is tilerun's alias for a striped BLOCKYSIZE (below).
+    let mut checked = user.without(&["ROWSPERSTRIP"]);
+    if format == Format::Cog && user.is("COMPRESS", "PACKBITS") {
+        // GDAL 3.6's COG driver leaves PACKBITS out of its list, yet writes
+        // it (its GTiff layer does): a gap in the list, not in the driver.
+        checked.remove("COMPRESS");
+    }
+    crate::sink::options::check(format.driver(), &checked)?;
     let mut opts = defaults(format, t);
     opts.merge(user);
     let tile = match format {
@@ -274,6 +280,7 @@ pub fn creation_options(
             let s = size(&opts, "BLOCKSIZE")?.unwrap_or(DEFAULT_TILE);
             (s, s)
         }
+        Format::Png | Format::Jpeg => (DEFAULT_TILE, DEFAULT_TILE),
         Format::GTiff if opts.is("TILED", "YES") => (
             size(&opts, "BLOCKXSIZE")?.unwrap_or(256),
             size(&opts, "BLOCKYSIZE")?.unwrap_or(256),
@@ -285,7 +292,7 @@ pub fn creation_options(
             let rows = match user.get("BLOCKYSIZE").or(user.get("ROWSPERSTRIP")) {
                 Some(v) => v
                     .parse::<usize>()
-                    .map_err(|_| format!("--co BLOCKYSIZE={v}: not a number"))?,
+                    .map_err(|_| BadOption::new("BLOCKYSIZE", user, "not a number"))?,
                 None => 16,
             };
             opts.remove("ROWSPERSTRIP");
@@ -352,14 +359,22 @@ mod tests {
             ("TARGET_SRS", "EPSG:3857"),
         ] {
             let o: CreationOptions = [(k, v)].into_iter().collect();
-            let e = creation_options(Format::Cog, OutType::Byte, &o, 10).unwrap_err();
-            assert!(e.starts_with(&format!("--co {k}: ")), "{e}");
+            let e = creation_options(Format::Cog, OutType::Byte, &o, 10)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(&format!("--co {k}={v}: ")), "{e}");
         }
+        let packbits = [("COMPRESS", "PACKBITS")]
+            .into_iter()
+            .collect::<CreationOptions>();
+        assert!(creation_options(Format::Cog, OutType::Byte, &packbits, 10).is_ok());
         let jpeg = [("COMPRESS", "JPEG")]
             .into_iter()
             .collect::<CreationOptions>();
         assert!(creation_options(Format::Cog, OutType::Byte, &jpeg, 10).is_ok());
-        let e = creation_options(Format::Cog, OutType::Float32, &jpeg, 10).unwrap_err();
+        let e = creation_options(Format::Cog, OutType::Float32, &jpeg, 10)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("--co COMPRESS=JPEG") && e.contains("Float32"),
             "{e}"

@@ -44,10 +44,16 @@ impl TempFile {
         &self.path
     }
 
-    /// fsync the file, rename it to `final_path`, fsync the folder.
-    pub fn commit(mut self, final_path: &Path) -> std::io::Result<()> {
+    /// fsync the file, rename it to `final_path`, fsync the folder. With
+    /// `replace` false an existing `final_path` is never replaced (EEXIST),
+    /// even one that appeared after the job was checked.
+    pub fn commit(mut self, final_path: &Path, replace: bool) -> std::io::Result<()> {
         File::open(&self.path)?.sync_all()?;
-        std::fs::rename(&self.path, final_path)?;
+        if replace {
+            std::fs::rename(&self.path, final_path)?;
+        } else {
+            rename_noreplace(&self.path, final_path)?;
+        }
         self.release();
         sync_dir(final_path.parent().unwrap_or(Path::new(".")))
     }
@@ -66,6 +72,25 @@ impl Drop for TempFile {
             let _ = std::fs::remove_file(&self.path);
         }
         self.release();
+    }
+}
+
+/// `rename(from, to)` that never replaces `to`. Falls back to a checked
+/// plain rename where the filesystem has no RENAME_NOREPLACE (some NFS).
+pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use nix::fcntl::{renameat2, RenameFlags};
+    let e = match renameat2(None, from, None, to, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => return Ok(()),
+        Err(errno) => std::io::Error::from(errno),
+    };
+    match e.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+            if std::fs::symlink_metadata(to).is_ok() {
+                return Err(std::io::Error::from_raw_os_error(libc::EEXIST));
+            }
+            std::fs::rename(from, to)
+        }
+        _ => Err(e),
     }
 }
 
@@ -191,7 +216,14 @@ mod tests {
         assert!(!p.exists());
         let t = TempFile::beside(&fin, ".tif");
         std::fs::write(t.path(), b"y").unwrap();
-        t.commit(&fin).unwrap();
+        t.commit(&fin, true).unwrap();
+        assert_eq!(std::fs::read(&fin).unwrap(), b"y");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Without `replace`, an existing output stays and the temp goes.
+        let t = TempFile::beside(&fin, ".tif");
+        std::fs::write(t.path(), b"z").unwrap();
+        let e = t.commit(&fin, false).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
         assert_eq!(std::fs::read(&fin).unwrap(), b"y");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }

@@ -14,6 +14,8 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use crate::sink::temp_file::rename_noreplace;
+
 /// Result of trying to claim one inbox file.
 #[derive(Debug)]
 pub enum Claim {
@@ -22,25 +24,6 @@ pub enum Claim {
     Gone,
     /// work/ already holds a file of this name; try again later.
     Busy,
-}
-
-/// `rename(from, to)` that never replaces `to`. Falls back to a checked
-/// plain rename where the filesystem has no RENAME_NOREPLACE (some NFS).
-pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
-    use nix::fcntl::{renameat2, RenameFlags};
-    let e = match renameat2(None, from, None, to, RenameFlags::RENAME_NOREPLACE) {
-        Ok(()) => return Ok(()),
-        Err(errno) => std::io::Error::from(errno),
-    };
-    match e.raw_os_error() {
-        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
-            if std::fs::symlink_metadata(to).is_ok() {
-                return Err(std::io::Error::from_raw_os_error(libc::EEXIST));
-            }
-            std::fs::rename(from, to)
-        }
-        _ => Err(e),
-    }
 }
 
 pub fn claim(inbox: &Path, work: &Path, name: &OsStr) -> std::io::Result<Claim> {
@@ -97,7 +80,7 @@ pub fn write_error_json(failed_file: &Path, body: &serde_json::Value) -> std::io
     f.write_all(serde_json::to_string_pretty(body)?.as_bytes())?;
     f.write_all(b"\n")?;
     drop(f);
-    temp.commit(&fin)
+    temp.commit(&fin, true)
 }
 
 /// An exclusive lock on the work folder, held for the daemon's life.

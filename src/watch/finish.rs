@@ -1,6 +1,9 @@
 //! The end of one attempt: move the input to done/ or failed/ (with its
 //! `NAME.error.json`), or schedule a retry, and write the one structured
-//! log line per file that operators grep and journald indexes.
+//! log line per file that operators grep and journald indexes. That line
+//! carries the warnings' text, not just their count: "geographic CRS,
+//! scale assumed" is what an operator needs to see. A file whose output
+//! replaced an earlier one gets a line of its own saying so.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -48,6 +51,7 @@ pub fn log(r: &Record, v: Verdict, retry_in: Option<Duration>) {
     let cause = r.cause.unwrap_or("");
     let retry_in = retry_in.map_or(0.0, |d| d.as_secs_f64());
     let warnings = r.warnings.len();
+    let warning_text = r.warnings.join("; ");
     macro_rules! line {
         ($lvl:ident) => {
             tracing::$lvl!(
@@ -61,6 +65,7 @@ pub fn log(r: &Record, v: Verdict, retry_in: Option<Duration>) {
                 cause,
                 retry_in,
                 warnings,
+                warning_text = %warning_text,
                 "{} {}",
                 v.as_str(),
                 input
@@ -72,6 +77,19 @@ pub fn log(r: &Record, v: Verdict, retry_in: Option<Duration>) {
         Verdict::Retry => line!(warn),
         Verdict::Failed => line!(error),
     }
+}
+
+/// A re-delivered input name whose output replaced the earlier one's (the
+/// earlier input is kept in done/ under a numbered name).
+pub fn replaced(name: &OsStr, output: &Path) {
+    let (input, output) = (esc(name), esc(output.as_os_str()));
+    tracing::warn!(
+        input = %input,
+        output = %output,
+        event = "replaced",
+        "replaced {output} with the output of a new {input} (the earlier {input} is kept \
+         in done/)"
+    );
 }
 
 /// Move the input from work/ to done/.

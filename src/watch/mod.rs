@@ -35,11 +35,15 @@ use crate::error::{job, usage, Error};
 pub fn run(config: Option<&std::path::Path>) -> Result<(), Error> {
     let cfg_path = crate::config::locate(config).map_err(usage)?;
     let mut cfg = crate::config::load(cfg_path.as_deref()).map_err(usage)?;
+    // The whole config is checked before anything exists on disk: every
+    // recipe (GDAL's driver lists judge their creation options), then the
+    // folders, which `settle` creates only once all of it has passed.
+    crate::gdal::env::init(cache_mb(cfg.engine.gdal_cachemax_mb));
+    crate::plan::check::all(&cfg)?;
     let s = crate::config::watch::settle(&cfg).map_err(usage)?;
     // Outputs named by recipe templates land in the watch output folder.
     cfg.output.dir = Some(s.output.clone());
     let _lock = claim::lock(&s.work).map_err(job)?;
-    crate::gdal::env::init(cache_mb(cfg.engine.gdal_cachemax_mb));
     let stop = crate::engine::shutdown::install()
         .map_err(|e| job(format!("installing signal handlers: {e}")))?;
     // Order matters: the watch exists before anything is listed, so a file

@@ -19,6 +19,7 @@ impl Daemon {
                 ctx,
                 outcome,
                 warnings,
+                replaces,
                 at,
             } => {
                 if let Some(r) = self.inflight.get_mut(&id) {
@@ -27,6 +28,7 @@ impl Daemon {
                         outcome,
                         at,
                         warnings,
+                        replaces,
                     });
                 }
             }
@@ -96,6 +98,9 @@ impl Daemon {
                     cause: None,
                     warnings: &warnings,
                 };
+                if j.replaces {
+                    finish::replaced(&item.name, &output);
+                }
                 match finish::to_done(&self.s, &item.name) {
                     Ok(()) => {
                         self.done += 1;

@@ -202,7 +202,8 @@ fn float64_nodata_beyond_float32_stays_nodata_in_overviews() {
     let input = env.path("i16.tif");
     let i = input.to_str().unwrap();
     for method in ["average", "nearest"] {
-        let (max, small) = (env.path("max.tif"), env.path("small.tif"));
+        let max = env.path(&format!("max_{method}.tif"));
+        let small = env.path(&format!("small_{method}.tif"));
         let base = ["-e", "b1 / 7", "--ot", "Float64", "--resampling", method];
         let log = run_cog(&env, i, &base, &[], &max, false);
         assert!(log.contains("COG assembled"), "{log}");

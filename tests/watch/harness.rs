@@ -91,6 +91,21 @@ impl Site {
         s
     }
 
+    /// Add TOML (e.g. a `[recipes.NAME]` table) at the end of the config.
+    pub fn append(&self, toml: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(&self.config, format!("{text}\n{toml}\n")).unwrap();
+    }
+
+    /// The 1-based line of the config holding `needle` (first match).
+    pub fn line_of(&self, needle: &str) -> usize {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        1 + text
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not in the config:\n{text}"))
+    }
+
     pub fn cmd(&self) -> Command {
         let mut c = self.env.cmd();
         for v in [
@@ -174,6 +189,24 @@ pub fn names(dir: &Path) -> Vec<String> {
         .into_iter()
         .filter(|n| !n.starts_with('.'))
         .collect()
+}
+
+/// Every path under `dir`, relative and sorted: a refused start must leave
+/// this unchanged.
+pub fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            if p.is_dir() && !p.is_symlink() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 #[track_caller]

@@ -2,66 +2,11 @@
 //! only after the start-up scan and re-queue, a watchdog that stops petting
 //! when the pipeline is stuck, STOPPING=1 and EXTEND_TIMEOUT_USEC on stop.
 
-use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::harness::*;
+use super::notify::Socket;
 use crate::util::*;
-
-struct Socket {
-    sock: UnixDatagram,
-    path: PathBuf,
-}
-
-impl Socket {
-    fn bind(site: &Site) -> Socket {
-        let path = site.env.path("notify.sock");
-        let sock = UnixDatagram::bind(&path).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        Socket { sock, path }
-    }
-
-    fn cmd(&self, site: &Site, watchdog_usec: u64) -> Command {
-        let mut c = site.cmd();
-        c.env("NOTIFY_SOCKET", &self.path);
-        c.env("WATCHDOG_USEC", watchdog_usec.to_string());
-        c
-    }
-
-    /// Datagrams received within `secs`, stopping after one containing `until`.
-    fn until(&self, secs: u64, until: &str) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while Instant::now() < deadline {
-            if let Ok(n) = self.sock.recv(&mut buf) {
-                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let hit = m.lines().any(|l| l.starts_with(until));
-                got.push(m);
-                if hit {
-                    return got;
-                }
-            }
-        }
-        panic!("no {until} within {secs}s; got {got:?}");
-    }
-
-    /// Everything received for `d`.
-    fn during(&self, d: Duration) -> Vec<String> {
-        let end = Instant::now() + d;
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while Instant::now() < end {
-            if let Ok(n) = self.sock.recv(&mut buf) {
-                got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-            }
-        }
-        got
-    }
-}
 
 #[test]
 fn ready_comes_after_the_start_up_scan_and_re_queue() {

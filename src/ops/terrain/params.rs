@@ -4,26 +4,39 @@
 use crate::ops::{InputInfo, OpError, Params};
 
 /// Consumes parameters one key at a time; whatever is left at
-/// [`Taker::finish`] is reported as unknown.
+/// [`Taker::finish`] is reported as unknown, with the op's valid keys.
 pub struct Taker<'a> {
     op: &'a str,
+    keys: &'static [&'static str],
     left: Params,
 }
 
 impl<'a> Taker<'a> {
-    pub fn new(op: &'a str, params: &Params) -> Self {
+    /// `keys` are every key the op takes, for the "unknown key" message.
+    pub fn new(op: &'a str, params: &Params, keys: &'static [&'static str]) -> Self {
         Taker {
             op,
+            keys,
             left: params.clone(),
         }
     }
 
     pub fn take(&mut self, key: &str) -> Option<String> {
+        debug_assert!(
+            self.keys.contains(&key),
+            "{key} missing from {}'s keys",
+            self.op
+        );
         self.left.remove(key)
     }
 
     pub fn err(&self, reason: impl Into<String>) -> OpError {
         OpError::new(self.op, reason)
+    }
+
+    /// An error about parameter `key`.
+    pub fn err_at(&self, key: &str, reason: impl Into<String>) -> OpError {
+        OpError::at(self.op, key, reason)
     }
 
     /// A finite number satisfying `ok`; `what` completes "KEY must be …".
@@ -38,7 +51,7 @@ impl<'a> Taker<'a> {
         };
         match raw.trim().parse::<f64>() {
             Ok(v) if v.is_finite() && ok(v) => Ok(Some(v)),
-            _ => Err(self.err(format!("{key} must be {what}, got '{raw}'"))),
+            _ => Err(self.err_at(key, format!("{key} must be {what}, got '{raw}'"))),
         }
     }
 
@@ -50,7 +63,7 @@ impl<'a> Taker<'a> {
         match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => Ok(true),
             "false" | "no" | "off" | "0" => Ok(false),
-            _ => Err(self.err(format!("{key} must be true or false, got '{raw}'"))),
+            _ => Err(self.err_at(key, format!("{key} must be true or false, got '{raw}'"))),
         }
     }
 
@@ -62,9 +75,10 @@ impl<'a> Taker<'a> {
             None => Ok(1),
             Some(raw) => match raw.trim().parse::<usize>() {
                 Ok(b) if (1..=n).contains(&b) => Ok(b),
-                _ => Err(self.err(format!(
-                    "band must be between 1 and {n} (the input's band count), got '{raw}'"
-                ))),
+                _ => Err(self.err_at(
+                    "band",
+                    format!("band must be between 1 and {n} (the input's band count), got '{raw}'"),
+                )),
             },
         }
     }
@@ -72,7 +86,18 @@ impl<'a> Taker<'a> {
     pub fn finish(self) -> Result<(), OpError> {
         match self.left.keys().next() {
             None => Ok(()),
-            Some(k) => Err(OpError::new(self.op, format!("unknown parameter '{k}'"))),
+            Some(k) => {
+                let guess = crate::error::closest(k, self.keys.iter().copied())
+                    .map(|g| format!("did you mean '{g}'? "))
+                    .unwrap_or_default();
+                Err(self.err_at(
+                    k,
+                    format!(
+                        "unknown parameter '{k}' ({guess}valid: {})",
+                        self.keys.join(", ")
+                    ),
+                ))
+            }
         }
     }
 }

@@ -82,17 +82,11 @@ fn translate_with(
     dst: &Path,
     extra: &[(&str, &str)],
 ) -> anyhow::Result<()> {
-    let ds = gdal::Dataset::open(src)?;
-    let driver = gdal::DriverManager::get_driver_by_name("COG")?;
-    let mut opts = gdal::cpl::CslStringList::new();
-    for (k, v) in options(out).iter() {
-        opts.set_name_value(k, v)?;
-    }
+    let mut opts = options(out);
     for (k, v) in extra {
-        opts.set_name_value(k, v)?;
+        opts.set(k, *v);
     }
-    crate::gdal::ffi::create_copy(&driver, &ds, dst, &opts)
-        .map_err(|e| anyhow::anyhow!("creating COG: {e}"))
+    crate::sink::copy::create_copy("COG", &opts, src, dst)
 }
 
 /// COG options the assembled path understands; any other sends the job down
