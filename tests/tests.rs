@@ -8,6 +8,7 @@ mod bitmask;
 mod corpus;
 mod deliveries;
 mod hostile;
+mod inputs;
 mod layout;
 mod oneshot;
 mod publish;

@@ -18,6 +18,7 @@ mod resampling;
 pub mod rescale;
 pub mod terrain;
 
+pub use expr::Slot;
 pub use resampling::Resampling;
 
 /// Where the window being computed sits inside the (halo-grown) block.
@@ -108,6 +109,15 @@ pub trait Op: Send + Sync {
     fn name(&self) -> &str;
     /// 1-based input bands the op reads, in the order `Block::bands` holds them.
     fn bands(&self) -> &[usize];
+    /// The (input, band) slots the op reads, in the order `Block::bands`
+    /// holds them, grouped by input. Ops on one file read input 0; band
+    /// math over named inputs overrides this.
+    fn slots(&self) -> Vec<Slot> {
+        self.bands()
+            .iter()
+            .map(|&band| Slot { input: 0, band })
+            .collect()
+    }
     /// Pixels of context needed on every side of a window.
     fn halo(&self) -> usize {
         0
@@ -193,6 +203,25 @@ pub fn build_expr(
         ));
     }
     let op = bandmath::BandMath::new(src, info, policy).map_err(|e| e.to_string())?;
+    Ok((Box::new(op), Vec::new()))
+}
+
+/// Build a band-math op over named inputs (`--input NAME=PATH`, recipe
+/// `inputs`), each with its bands' sample types as the expression sees them.
+pub fn build_expr_named(
+    src: &str,
+    params: &Params,
+    inputs: &[(&str, &[gdal_sys::GDALDataType::Type])],
+    policy: NodataPolicy,
+) -> Result<Built, String> {
+    if let Some(k) = params.keys().find(|k| k.as_str() != "band") {
+        return Err(format!(
+            "expr: unknown --set key '{k}' (band math takes no parameters)"
+        ));
+    }
+    let bindings = expr::Bindings::named(inputs).map_err(|e| e.to_string())?;
+    let op =
+        bandmath::BandMath::with_bindings(src, &bindings, policy).map_err(|e| e.to_string())?;
     Ok((Box::new(op), Vec::new()))
 }
 

@@ -3,6 +3,7 @@
 //! (no GDAL), `prepare` opens the input once and settles everything that
 //! can be refused before an output exists, `stats` runs whole-raster passes.
 
+pub mod inputs;
 pub mod prepare;
 pub mod recipe;
 pub mod request;

@@ -107,7 +107,7 @@ fn run_one(
     let strikes = super::claim::strikes(work, &item.name);
     super::claim::set_strikes(work, &item.name, strikes + 1);
     let input = work.join(&item.name);
-    let request = crate::plan::Request::recipe(input, &item.recipe);
+    let request = crate::plan::Request::recipe(vec![input], &item.recipe);
     let prepared = crate::plan::recipe::resolve(&request, cfg)
         .and_then(|spec| crate::plan::prepare::prepare(&spec, item.id, Arc::clone(&item.cancel)));
     match prepared {
