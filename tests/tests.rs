@@ -12,6 +12,7 @@ mod inputs;
 mod layout;
 mod oneshot;
 mod publish;
+mod sets;
 mod signals;
 mod terrain;
 mod watch;

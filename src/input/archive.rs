@@ -142,8 +142,8 @@ fn list_zip(archive: &Path) -> anyhow::Result<Vec<Member>> {
 }
 
 /// Inflate a `.tar.gz` in one pass: every member is listed and checked,
-/// and those `want` accepts (by path) are written into `dir`, flat, under
-/// their file names. Returns the members, each with its spooled file.
+/// and those `want` accepts are written into `dir`, each under its file
+/// name in a folder of its own. Returns the members, each with its spooled file.
 pub fn spool_tar_gz(
     archive: &Path,
     dir: &Path,
@@ -170,7 +170,11 @@ pub fn spool_tar_gz(
         };
         check_size(&m, limits)?;
         let kept = if want(&m) {
-            let to = dir.join(format!("{}-{}", out.len(), m.file_name()));
+            // One folder per member keeps its file name (provenance records
+            // it) even when two members share one.
+            let sub = dir.join(out.len().to_string());
+            std::fs::create_dir(&sub)?;
+            let to = sub.join(m.file_name());
             copy_exact(&mut e, &to, m.size).with_context(|| {
                 format!(
                     "member {}: truncated or damaged .tar.gz",
