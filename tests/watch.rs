@@ -9,4 +9,5 @@ mod crash;
 mod failures;
 mod hostile;
 mod lifecycle;
+mod sets;
 mod systemd;
