@@ -48,24 +48,7 @@ fn landsat_set_matches_gdal_calc_with_three_files() {
         landsat("QA_PIXEL.TIF"),
     );
     let ours = env.path("ours.tif");
-    env.run([
-        "--input",
-        &format!("red={}", s(&red)),
-        "--input",
-        &format!("nir={}", s(&nir)),
-        "--input",
-        &format!("qa={}", s(&qa)),
-        "--unscale",
-        "--expr",
-        NDVI_QA,
-        "--ot",
-        "Float32",
-        "--nodata",
-        "-9999",
-        "-o",
-        s(&ours),
-    ])
-    .ok();
+    env.run(landsat_args(&ours)).ok();
     let theirs = env.path("theirs.tif");
     let (r, n) = ("(A*2.75e-05-0.2)", "(B*2.75e-05-0.2)");
     oracle(
@@ -102,6 +85,31 @@ fn landsat_set_matches_gdal_calc_with_three_files() {
         .unwrap()
         .ends_with("_QA_PIXEL.TIF"));
     assert_eq!(meta_item(&ours, "TILERUN_PARAMS").as_deref(), Some(NDVI_QA));
+}
+
+/// The Landsat fixture's masked NDVI, unscaled, named by hand.
+pub fn landsat_args(out: &Path) -> Vec<String> {
+    let mut v: Vec<String> = vec![];
+    for (n, f) in [
+        ("red", "SR_B4.TIF"),
+        ("nir", "SR_B5.TIF"),
+        ("qa", "QA_PIXEL.TIF"),
+    ] {
+        v.extend(["--input".into(), format!("{n}={}", s(&landsat(f)))]);
+    }
+    let rest = [
+        "--unscale",
+        "--expr",
+        NDVI_QA,
+        "--ot",
+        "Float32",
+        "--nodata",
+        "-9999",
+        "-o",
+    ];
+    v.extend(rest.map(String::from));
+    v.push(s(out).into());
+    v
 }
 
 /// The Sentinel-2 fixture's NDVI with the SCL mask, (DN - 1000) / 10000.

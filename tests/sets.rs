@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::deliveries::{deliveries, landsat, s2, LANDSAT, SAFE};
-use crate::inputs::{s2_args, NDVI_QA};
+use crate::inputs::{landsat_args, s2_args, NDVI_QA};
 use crate::util::*;
 
 pub fn recipes() -> String {
@@ -44,26 +44,19 @@ fn run_recipe(env: &Env, cfg: &Path, recipe: &str, inputs: &[&Path], out: Option
 
 fn landsat_by_hand(env: &Env) -> Raster {
     let out = env.path("hand.tif");
-    let arg = |n: &str, f: &str| format!("{n}={}", landsat(f).display());
-    env.run([
-        "--input",
-        &arg("red", "SR_B4.TIF"),
-        "--input",
-        &arg("nir", "SR_B5.TIF"),
-        "--input",
-        &arg("qa", "QA_PIXEL.TIF"),
-        "--unscale",
-        "--expr",
-        NDVI_QA,
-        "--ot",
-        "Float32",
-        "--nodata",
-        "-9999",
-        "-o",
-        out.to_str().unwrap(),
-    ])
-    .ok();
+    env.run(landsat_args(&out)).ok();
     read(&out)
+}
+
+/// No spool folder or other hidden leftover in the test's folder.
+#[track_caller]
+fn assert_no_hidden(env: &Env) {
+    let stray: Vec<String> = env
+        .files()
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
 }
 
 #[test]
@@ -108,12 +101,7 @@ fn a_landsat_delivery_as_files_folder_tar_and_tar_gz_gives_one_product() {
         env.files()
     );
     // No spool folder, no GDAL sidecar left anywhere.
-    let stray: Vec<String> = env
-        .files()
-        .into_iter()
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(stray.is_empty(), "{stray:?}");
+    assert_no_hidden(&env);
     assert!(!list(&d).iter().any(|n| n.ends_with(".properties")));
 }
 
@@ -253,10 +241,5 @@ fn broken_archives_and_members_are_refused_naming_them() {
     let r = run_recipe(&env, &cfg, "landsat_ndvi", &[&folder], Some(&out));
     refused(&r, 1, &["input 'qa'", "allowed drivers"]);
     assert!(!out.exists());
-    let stray: Vec<String> = env
-        .files()
-        .into_iter()
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(stray.is_empty(), "{stray:?}");
+    assert_no_hidden(&env);
 }
