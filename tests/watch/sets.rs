@@ -215,3 +215,27 @@ fn a_second_file_for_one_input_fails_its_set_without_overwriting() {
     assert!(names(&site.work).is_empty() && names(&site.done).is_empty());
     d.stop();
 }
+
+#[test]
+fn a_set_whose_job_fails_moves_to_failed_whole_and_never_to_done() {
+    let site = site("");
+    let mut d = site.start();
+    d.wait_ready();
+    for f in ["SR_B4.TIF", "SR_B5.TIF", "MTL.json"] {
+        drop_staged(&site, &staged(&site, LANDSAT, f));
+    }
+    let qa = site.env.path(&format!("staging/{LANDSAT}_QA_PIXEL.TIF"));
+    std::fs::write(&qa, b"II*\0not a tiff").unwrap();
+    drop_staged(&site, &qa);
+    let json = site.failed.join(format!("{LANDSAT}.error.json"));
+    wait_until(60, "the set in failed/", || json.exists());
+    let body = std::fs::read_to_string(&json).unwrap();
+    assert!(body.contains("QA_PIXEL"), "{body}");
+    let mut failed = names(&site.failed);
+    failed.retain(|n| !n.ends_with(".error.json"));
+    assert_eq!(failed, done_names(LANDSAT));
+    assert!(
+        names(&site.done).is_empty() && names(&site.out).is_empty() && names(&site.work).is_empty()
+    );
+    d.stop();
+}
