@@ -99,7 +99,7 @@ def jp2(path, w, h, px, strip):
     tif = path + ".src.tif"
     write_tif(tif, w, h, (300000.0, px, 0.0, 5900040.0, 0.0, -px), 32633, None, strip,
               ["TILED=YES", "COMPRESS=DEFLATE", "NUM_THREADS=ALL_CPUS"])
-    opts = ["QUALITY=100", "REVERSIBLE=YES", "BLOCKXSIZE=1024", "BLOCKYSIZE=1024",
+    opts = ["CODEC=JP2", "QUALITY=100", "REVERSIBLE=YES", "BLOCKXSIZE=1024", "BLOCKYSIZE=1024",
             "RESOLUTIONS=6", "PROGRESSION=LRCP", "NBITS=15" if strip(0, 1).dtype == np.uint16 else "NBITS=8"]
     gdal.Translate(path + ".part", tif, format="JP2OpenJPEG", creationOptions=opts)
     os.remove(tif)
