@@ -10,6 +10,7 @@ deterministically (fixed seeds), into a git-ignored directory.
 Usage (from the repo root, with the system python that has osgeo):
 
     /usr/bin/python3 bench/gen_inputs.py [OUTDIR] [--scale 1|2] [--force]
+    /usr/bin/python3 bench/gen_inputs.py [OUTDIR] --sets   # bench/sets.sh's deliveries
 
 OUTDIR defaults to bench/data. Files:
   scene.tif    8192x8192 4-band UInt16 (blue, green, red, nir), pixel-
@@ -194,7 +195,13 @@ def main(argv):
     ap.add_argument("--scale", type=int, choices=(1, 2), default=1,
                     help="2 also writes scene4x.tif (16384x16384)")
     ap.add_argument("--force", action="store_true", help="regenerate existing files")
+    ap.add_argument("--sets", action="store_true",
+                    help="only the multi-file deliveries of bench/sets.sh (see gen_sets.py)")
     args = ap.parse_args(argv)
+    if args.sets:
+        import gen_sets
+        gen_sets.main(args.outdir)
+        return
     os.makedirs(args.outdir, exist_ok=True)
     gdal.SetCacheMax(512 * 1024 * 1024)
 

@@ -10,5 +10,6 @@ mod crash;
 mod failures;
 mod hostile;
 mod lifecycle;
+mod sets;
 mod startup;
 mod systemd;

@@ -1,7 +1,7 @@
 //! Command-line interface. Flags override the config file, which overrides
 //! built-in defaults.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -24,9 +24,10 @@ use crate::plan::Request;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Input raster.
-    #[arg(required = true)]
-    pub input: Option<PathBuf>,
+    /// Input raster; with a recipe that has `inputs`: the delivery's
+    /// files, its folder (searched recursively) or its archive.
+    #[arg(required_unless_present = "inputs")]
+    pub input: Vec<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
@@ -93,6 +94,20 @@ pub struct RunArgs {
     /// A recipe from the config file.
     #[arg(short, long, conflicts_with = "op")]
     pub recipe: Option<String>,
+    /// A named input NAME=PATH (repeatable); the expression calls it NAME
+    /// (its band 1) or NAME.bK.
+    #[arg(long = "input", value_name = "NAME=PATH", value_parser = parse_named_path)]
+    pub inputs: Vec<(String, PathBuf)>,
+    /// Per-input setting NAME.KEY=VALUE (repeatable): unscale, scale,
+    /// offset, nodata (raw value), resampling (nearest, bilinear, cubic, average).
+    #[arg(long = "input-set", value_name = "NAME.KEY=VALUE", value_parser = parse_input_set)]
+    pub input_set: Vec<(String, String, String)>,
+    /// Unscale every input with its bands' GDAL scale/offset.
+    #[arg(long)]
+    pub unscale: bool,
+    /// The input whose grid the output takes (default: the finest).
+    #[arg(long, value_name = "NAME")]
+    pub grid: Option<String>,
     /// A built-in op: hillshade, slope, aspect, focal, rescale, reclass.
     #[arg(long)]
     pub op: Option<String>,
@@ -160,14 +175,18 @@ impl std::str::FromStr for OutTypeArg {
 impl RunArgs {
     /// The typed request the plan takes: every string flag parsed here, so
     /// a bad value is a usage error naming the flag.
-    pub fn request(&self, input: &Path) -> Result<Request, Error> {
+    pub fn request(&self, files: &[PathBuf]) -> Result<Request, Error> {
         let op = match (&self.expr, &self.op) {
             (Some(e), _) => Some(OpSpec::Expr(e.clone())),
             (None, Some(o)) => Some(OpSpec::Named(o.clone())),
             (None, None) => None,
         };
         Ok(Request {
-            input: input.to_path_buf(),
+            files: files.to_vec(),
+            inputs: self.inputs.clone(),
+            input_set: self.input_set.clone(),
+            unscale: self.unscale,
+            grid: self.grid.clone(),
             recipe: self.recipe.clone(),
             output: self.output.clone(),
             overwrite: self.overwrite,
@@ -220,6 +239,25 @@ pub fn gdal_spellings<I: IntoIterator<Item = std::ffi::OsString>>(
             }
         })
         .collect()
+}
+
+/// `NAME=PATH`: the path keeps its exact bytes (it may not be UTF-8).
+fn parse_named_path(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() && !v.is_empty() => {
+            Ok((k.trim().to_string(), PathBuf::from(v)))
+        }
+        _ => Err(format!("expected NAME=PATH, got '{s}'")),
+    }
+}
+
+/// `NAME.KEY=VALUE`.
+fn parse_input_set(s: &str) -> Result<(String, String, String), String> {
+    let (nk, v) = parse_kv(s)?;
+    match nk.split_once('.') {
+        Some((n, k)) if !n.is_empty() && !k.is_empty() => Ok((n.into(), k.into(), v)),
+        _ => Err(format!("expected NAME.KEY=VALUE, got '{s}'")),
+    }
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {

@@ -41,9 +41,6 @@ pub fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
         Some(Command::Watch { common }) => crate::watch::run(common.config.as_deref()),
-        None => {
-            let input = cli.input.as_deref().expect("clap requires INPUT");
-            oneshot::run(input, &cli.run, &cli.common)
-        }
+        None => oneshot::run(&cli.input, &cli.run, &cli.common),
     }
 }

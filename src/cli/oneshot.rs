@@ -2,7 +2,7 @@
 //! on a TTY and an optional one-line JSON summary.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,14 +14,15 @@ use crate::engine::job::{JobCtx, JobError};
 use crate::engine::Engine;
 use crate::error::{job, usage, Error};
 
-pub fn run(input: &Path, args: &RunArgs, common: &Common) -> Result<(), Error> {
+pub fn run(files: &[PathBuf], args: &RunArgs, common: &Common) -> Result<(), Error> {
     let cfg_path = crate::config::locate(common.config.as_deref()).map_err(usage)?;
     let cfg = crate::config::load(cfg_path.as_deref()).map_err(usage)?;
     crate::gdal::env::init(args.cache_max.unwrap_or(cfg.engine.gdal_cachemax_mb));
     if let Some(name) = &args.recipe {
         crate::plan::check::recipe(&cfg, name)?;
     }
-    let spec = crate::plan::recipe::resolve(&args.request(input)?, &cfg)?;
+    let spec = crate::plan::recipe::resolve(&args.request(files)?, &cfg)?;
+    let input = spec.input.as_path();
     let interrupted = crate::engine::shutdown::install()
         .map_err(|e| job(format!("installing signal handlers: {e}")))?;
     let prepared = crate::plan::prepare::prepare(&spec, 1, Arc::clone(&interrupted))?;
@@ -81,9 +82,19 @@ pub fn run(input: &Path, args: &RunArgs, common: &Common) -> Result<(), Error> {
                 // Uncompressed input bytes the op read: its bands at their own sample size.
                 let sample_bytes: f64 = ctx
                     .op
-                    .bands()
+                    .slots()
                     .iter()
-                    .map(|&b| crate::gdal::ffi::type_size(ctx.input.bands[b - 1].gdal_type) as f64)
+                    .map(|s| {
+                        let r = &ctx.inputs[s.input];
+                        let t = r.meta.bands[s.band - 1].gdal_type;
+                        // A coarser input has fewer pixels per output pixel.
+                        let k = if r.ratio.coarser {
+                            r.ratio.k * r.ratio.k
+                        } else {
+                            1
+                        };
+                        crate::gdal::ffi::type_size(t) as f64 / k as f64
+                    })
                     .sum();
                 let bytes_in = summary.pixels as f64 * sample_bytes;
                 let warnings: Vec<&String> = prepared

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::input::pattern::Pattern;
+use crate::input::source::Settings;
 use crate::input::Limits;
 use crate::ops::{NodataPolicy, OutType, Resampling};
 use crate::sink::overviews::Levels;
@@ -94,7 +96,12 @@ pub struct Input {
 impl Default for Input {
     fn default() -> Self {
         Input {
-            allowed_drivers: vec!["GTiff".into(), "PNG".into(), "JPEG".into()],
+            allowed_drivers: vec![
+                "GTiff".into(),
+                "PNG".into(),
+                "JPEG".into(),
+                "JP2OpenJPEG".into(),
+            ],
             allow_sparse: false,
         }
     }
@@ -150,6 +157,42 @@ pub struct Recipe {
     pub resampling: Option<Resampling>,
     #[serde(default)]
     pub co: BTreeMap<String, String>,
+    /// Named inputs of a multi-file delivery: `NAME = "PATTERN"` or
+    /// `NAME = { pattern = "...", scale = ..., ... }` (see [`InputDecl`]).
+    pub inputs: Option<BTreeMap<String, InputDecl>>,
+    /// Unscale every input with its bands' GDAL scale/offset.
+    pub unscale: Option<bool>,
+    /// The input whose grid the output takes (default: the finest).
+    pub grid: Option<String>,
+}
+
+/// One named input of a recipe: the file-name pattern whose `*` is the
+/// delivery's set key, and how to read the input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "toml::Value")]
+pub struct InputDecl {
+    pub pattern: Pattern,
+    pub settings: Settings,
+}
+
+impl TryFrom<toml::Value> for InputDecl {
+    type Error = String;
+    fn try_from(v: toml::Value) -> Result<Self, String> {
+        let (pattern, rest) = match v {
+            toml::Value::String(s) => (s, toml::Table::new()),
+            toml::Value::Table(mut t) => match t.remove("pattern") {
+                Some(toml::Value::String(s)) => (s, t),
+                _ => return Err("an input table needs `pattern = \"...\"`".into()),
+            },
+            _ => return Err("an input is a pattern string or a table with `pattern`".into()),
+        };
+        let settings =
+            Settings::deserialize(toml::Value::Table(rest)).map_err(|e| e.to_string())?;
+        Ok(InputDecl {
+            pattern: pattern.parse()?,
+            settings,
+        })
+    }
 }
 
 /// `band = 2` or `band = [1, 2, 3]`.
@@ -234,8 +277,39 @@ pub fn parse(text: &str) -> Result<Config, String> {
                 "{line}recipe '{name}': set exactly one of `expr` or `op`"
             ));
         }
+        check_inputs(name, r)?;
     }
     Ok(cfg)
+}
+
+/// A recipe's named inputs: names an expression can use, band math only,
+/// and a `grid` that names one of them.
+fn check_inputs(name: &str, r: &Recipe) -> Result<(), String> {
+    let Some(inputs) = &r.inputs else {
+        return match &r.grid {
+            Some(_) => Err(format!("recipe '{name}': `grid` needs `inputs`")),
+            None => Ok(()),
+        };
+    };
+    if r.op.is_some() {
+        return Err(format!(
+            "recipe '{name}': `inputs` works with `expr` only (ops read one file)"
+        ));
+    }
+    if inputs.is_empty() {
+        return Err(format!("recipe '{name}': `inputs` is empty"));
+    }
+    for k in inputs.keys() {
+        crate::ops::expr::Bindings::check_name(k).map_err(|e| format!("recipe '{name}': {e}"))?;
+    }
+    if let Some(g) = &r.grid {
+        if !inputs.keys().any(|k| k.eq_ignore_ascii_case(g)) {
+            return Err(format!(
+                "recipe '{name}': grid = '{g}' is not one of its inputs"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A TOML scalar as the string `--set` would have given.

@@ -57,6 +57,11 @@ pub struct WatchConfig {
     /// `finish` (within the grace period) or `rollback` at once.
     #[serde(default)]
     pub on_stop: OnStop,
+    /// A delivery of several files (a rule whose recipe has `inputs`) that
+    /// is still incomplete this long after its first file was claimed goes
+    /// to failed/, with the names still missing.
+    #[serde(default = "d_set_timeout")]
+    pub set_timeout_secs: f64,
     /// Which recipe applies to which file name; the first match wins.
     #[serde(default)]
     pub rules: Vec<Rule>,
@@ -95,6 +100,9 @@ fn d_backoff() -> f64 {
 fn d_grace() -> f64 {
     30.0
 }
+fn d_set_timeout() -> f64 {
+    3600.0
+}
 
 /// The validated set-up the daemon runs with.
 #[derive(Debug, Clone)]
@@ -111,6 +119,7 @@ pub struct Settings {
     pub backoff: Duration,
     pub grace: Duration,
     pub on_stop: OnStop,
+    pub set_timeout: Duration,
     pub rules: Vec<(GlobMatcher, String)>,
 }
 
@@ -213,6 +222,7 @@ pub fn settle(cfg: &Config) -> Result<Settings, String> {
         backoff: secs("retry_backoff_secs", w.retry_backoff_secs, 0.0)?,
         grace: secs("grace_secs", w.grace_secs, 0.0)?,
         on_stop: w.on_stop,
+        set_timeout: secs("set_timeout_secs", w.set_timeout_secs, 0.05)?,
         rules,
     };
     let at = |key: &str| match key {

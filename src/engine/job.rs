@@ -1,4 +1,5 @@
-//! A job: one input, one op, one output, and the state threads share about it.
+//! A job: its inputs (one file, or the named files of a delivery), one op,
+//! one output, and the state threads share about it.
 //!
 //! The engine is long-lived (the daemon pushes many files through the same
 //! workers and writer), so every unit of work carries an `Arc<JobCtx>`
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
+use crate::input::reader::Reader;
 use crate::input::InputMeta;
 use crate::ops::{NodataPolicy, Op};
 use crate::sink::spec::OutputSpec;
@@ -19,7 +21,12 @@ use crate::window::Window;
 /// Shared state of one running job.
 pub struct JobCtx {
     pub id: u64,
-    pub input: InputMeta,
+    /// The job's input as summaries name it (file, folder or archive).
+    pub label: PathBuf,
+    /// Every input, in the order of the op's slots' `input` index.
+    pub inputs: Vec<Reader>,
+    /// Which input's grid the output takes.
+    pub grid: usize,
     pub op: Arc<dyn Op>,
     pub policy: NodataPolicy,
     pub output: Arc<OutputSpec>,
@@ -29,6 +36,8 @@ pub struct JobCtx {
     /// Overviews built as windows finish (assembled COG only).
     pub pyramid: Option<crate::sink::pyramid::Pyramid>,
     pub drivers: Vec<String>,
+    /// Keeps a `.tar.gz`'s inflated members until the job is dropped.
+    pub spool: Option<Arc<crate::input::archive::Spool>>,
     /// Raised by the owner (Ctrl-C, daemon rollback) or by any failure.
     pub cancel: Arc<AtomicBool>,
     failed: AtomicBool,
@@ -78,7 +87,9 @@ impl JobCtx {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: u64,
-        input: InputMeta,
+        label: PathBuf,
+        inputs: Vec<Reader>,
+        grid: usize,
         op: Arc<dyn Op>,
         policy: NodataPolicy,
         output: OutputSpec,
@@ -89,7 +100,10 @@ impl JobCtx {
     ) -> JobCtx {
         JobCtx {
             id,
-            input,
+            label,
+            inputs,
+            grid,
+            spool: None,
             op,
             policy,
             output: Arc::new(output),
@@ -104,6 +118,11 @@ impl JobCtx {
             conversion: Default::default(),
             outcome,
         }
+    }
+
+    /// The input whose grid the output takes.
+    pub fn grid_meta(&self) -> &InputMeta {
+        &self.inputs[self.grid].meta
     }
 
     /// True once the job should do no more work.

@@ -25,7 +25,7 @@ fn spec(
 ) -> crate::plan::recipe::JobSpec {
     let cfg = crate::config::Config::default();
     let request = crate::plan::Request {
-        input: input.to_path_buf(),
+        files: vec![input.to_path_buf()],
         output: Some(output.to_path_buf()),
         op: Some(crate::plan::recipe::OpSpec::Expr(expr.into())),
         window,

@@ -1,7 +1,9 @@
-//! Workers: read a window from their own dataset handle, run the op, convert.
+//! Workers: read a window from their own dataset handles, run the op, convert.
 //!
 //! GDAL datasets are `Send` but not `Sync`, so each worker opens its own
-//! handle per job (at most once per job, kept in a tiny cache because the
+//! handle on each input of a job (so JPEG 2000 decoding, the costly part of
+//! a Sentinel-2 set, spreads over the workers), at most once per job, kept
+//! in a tiny cache because the
 //! daemon interleaves the tail of one file with the head of the next) and no
 //! handle ever leaves the thread that opened it. Any error or panic becomes a
 //! [`Msg::Failed`] naming the window and the path: the job fails, the worker
@@ -53,17 +55,24 @@ pub enum Payload {
     Blocks(Vec<(usize, u32, Vec<u8>)>),
 }
 
-/// Open handles, most recent first; two are enough for one file's tail to
-/// overlap the next file's head.
-struct Handles(Vec<(u64, Dataset)>);
+/// Open handles (one per input), most recent job first; two jobs are
+/// enough for one file's tail to overlap the next file's head.
+struct Handles(Vec<(u64, Vec<Dataset>)>);
 
 impl Handles {
-    fn get(&mut self, job: &JobCtx) -> anyhow::Result<&Dataset> {
+    fn get(&mut self, job: &JobCtx) -> anyhow::Result<&[Dataset]> {
         if let Some(i) = self.0.iter().position(|(id, _)| *id == job.id) {
             let h = self.0.remove(i);
             self.0.insert(0, h);
         } else {
-            let ds = crate::input::open(&job.input.path, &job.drivers)?;
+            let ds = job
+                .inputs
+                .iter()
+                .map(|r| {
+                    r.open(&job.drivers)
+                        .with_context(|| r.source.location.shown())
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
             self.0.insert(0, (job.id, ds));
             self.0.truncate(2);
         }
@@ -120,7 +129,7 @@ pub fn describe(w: &Window) -> String {
 fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Result<Payload> {
     let ds = handles.get(job)?;
     let op = &job.op;
-    let meta = &job.input;
+    let meta = job.grid_meta();
     let (grown, core_row, core_col) = window.grow(op.halo(), meta.width, meta.height);
     let buf = match &job.blocks {
         Some(cache) => cache.read(grown, |rect| decode(ds, job, rect))?,
@@ -167,7 +176,23 @@ fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Resul
     Ok(Payload::Blocks(blocks))
 }
 
-/// Read the op's bands over `rect`, nodata (and masked pixels) as NaN.
-fn decode(ds: &Dataset, job: &JobCtx, rect: Window) -> anyhow::Result<Vec<f64>> {
-    crate::input::read::read_masked(ds, &job.input, rect, job.op.bands(), job.policy)
+/// Read the op's slots over `rect` (output grid), input by input, nodata
+/// (and masked pixels) as NaN, each input on the output grid and unscaled.
+fn decode(ds: &[Dataset], job: &JobCtx, rect: Window) -> anyhow::Result<Vec<f64>> {
+    let slots = job.op.slots();
+    if job.inputs.len() == 1 {
+        let bands: Vec<usize> = slots.iter().map(|s| s.band).collect();
+        return job.inputs[0].read(&ds[0], rect, &bands, job.policy);
+    }
+    let mut buf = Vec::with_capacity(rect.pixels() * slots.len());
+    for group in slots.chunk_by(|a, b| a.input == b.input) {
+        let i = group[0].input;
+        let bands: Vec<usize> = group.iter().map(|s| s.band).collect();
+        let r = &job.inputs[i];
+        let part = r
+            .read(&ds[i], rect, &bands, job.policy)
+            .with_context(|| r.source.location.shown())?;
+        buf.extend_from_slice(&part);
+    }
+    Ok(buf)
 }

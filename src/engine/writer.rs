@@ -135,11 +135,16 @@ fn begin(job: Arc<JobCtx>) -> anyhow::Result<Open> {
         temp = Some(t);
     }
     let (tw, th) = job.output.tile;
-    let warnings = job.input.warnings.clone();
+    let mut warnings: Vec<String> = Vec::new();
+    for w in job.inputs.iter().flat_map(|r| &r.meta.warnings) {
+        if !warnings.contains(w) {
+            warnings.push(w.clone());
+        }
+    }
     Ok(Open {
         tiles: Assembler::new(
             (tw, th),
-            (job.input.width, job.input.height),
+            (job.grid_meta().width, job.grid_meta().height),
             job.op.out_bands(),
             job.output.out_type.size(),
         ),
@@ -237,10 +242,10 @@ fn finish(mut o: Open) {
     match res {
         Ok(()) => job.finish(
             Ok(Summary {
-                input: job.input.path.clone(),
+                input: job.label.clone(),
                 output: job.output.path.clone(),
                 windows: job.windows.len(),
-                pixels: (job.input.width * job.input.height) as u64,
+                pixels: (job.grid_meta().width * job.grid_meta().height) as u64,
                 conversion,
             }),
             warnings,

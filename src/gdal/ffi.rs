@@ -312,3 +312,41 @@ impl Drop for VsiMem {
         }
     }
 }
+
+/// Every path under a GDAL virtual folder (`/vsizip/ARCHIVE`), folders
+/// included (with a trailing `/`); `None` when GDAL cannot list it (not an
+/// archive, or damaged).
+pub fn read_dir_recursive(path: &Path) -> Option<Vec<String>> {
+    let c = CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: NUL-terminated path; the returned list is ours to free.
+    let list = unsafe { gdal_sys::VSIReadDirRecursive(c.as_ptr()) };
+    if list.is_null() {
+        return None;
+    }
+    let mut out = Vec::new();
+    // SAFETY: a NULL-terminated array of NUL-terminated strings.
+    unsafe {
+        let mut p = list;
+        while !(*p).is_null() {
+            out.push(CStr::from_ptr(*p).to_string_lossy().into_owned());
+            p = p.add(1);
+        }
+        gdal_sys::CSLDestroy(list);
+    }
+    Some(out)
+}
+
+/// Size and "is a folder" of a (virtual) path, as GDAL sees it.
+pub fn stat(path: &Path) -> Option<(u64, bool)> {
+    let c = CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // VSIStatBufL is the C library's `struct stat64`, opaque in the
+    // bindings: use libc's definition of it.
+    // SAFETY: zeroed plain-data stat buffer, filled by GDAL.
+    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
+    // SAFETY: NUL-terminated path and a buffer of the type GDAL expects.
+    let rc = unsafe { gdal_sys::VSIStatL(c.as_ptr(), (&mut st as *mut libc::stat64).cast()) };
+    (rc == 0).then_some((
+        st.st_size as u64,
+        (st.st_mode & libc::S_IFMT) == libc::S_IFDIR,
+    ))
+}

@@ -6,8 +6,14 @@
 //! main thread opens the input once to take an [`InputMeta`] snapshot (plain
 //! data, `Send`); workers open their own handles; no handle crosses threads.
 
+pub mod archive;
 pub mod block_cache;
+pub mod grid;
+pub mod pattern;
 pub mod read;
+pub mod reader;
+pub mod resample;
+pub mod source;
 pub mod tiffcheck;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +70,9 @@ pub struct Limits {
     /// pixel-interleaved): bounds memory whatever the header's block size,
     /// since a block is decoded whole however small the window.
     pub max_block_bytes: u64,
+    /// Bytes one archive member may claim (uncompressed): a larger claim
+    /// is refused as a possible archive bomb before anything is inflated.
+    pub max_member_bytes: u64,
     /// Accept TIFFs with blocks that have no data (see [`crate::input::tiffcheck`]).
     /// Set from `[input] allow_sparse`, not from `[limits]`.
     #[serde(skip)]
@@ -77,6 +86,7 @@ impl Default for Limits {
             max_dimension: 1_000_000,
             max_bands: 256,
             max_block_bytes: 128 << 20,
+            max_member_bytes: 4 << 30,
             allow_sparse: false,
         }
     }
@@ -95,6 +105,22 @@ pub fn open(path: &Path, drivers: &[String]) -> anyhow::Result<Dataset> {
     if path.is_relative() {
         bytes.splice(0..0, *b"./");
     }
+    open_bytes(bytes, drivers)
+}
+
+/// Open an archive member through the `/vsitar/` or `/vsizip/` path
+/// tilerun built itself ([`source::Location::gdal_path`]); never a path a
+/// user typed, which [`open`] refuses.
+pub fn open_member(vsi: &Path, drivers: &[String]) -> anyhow::Result<Dataset> {
+    let bytes = vsi.as_os_str().as_encoded_bytes();
+    anyhow::ensure!(
+        bytes.starts_with(b"/vsitar/") || bytes.starts_with(b"/vsizip/"),
+        "internal: not an archive member path"
+    );
+    open_bytes(bytes.to_vec(), drivers)
+}
+
+fn open_bytes(bytes: Vec<u8>, drivers: &[String]) -> anyhow::Result<Dataset> {
     let c_path = CString::new(bytes).map_err(|_| anyhow::anyhow!("path contains a NUL byte"))?;
     let flags = GdalOpenFlags::GDAL_OF_RASTER
         | GdalOpenFlags::GDAL_OF_READONLY
@@ -192,7 +218,11 @@ impl InputMeta {
         }
         check_block(ds, bands.iter().map(|b| b.gdal_type), limits)?;
         if ds.driver().short_name() == "GTiff" {
-            crate::input::tiffcheck::check(path, limits.allow_sparse)?;
+            if path.as_os_str().as_encoded_bytes().starts_with(b"/vsi") {
+                crate::input::tiffcheck::check_member(ds, path, limits.allow_sparse)?;
+            } else {
+                crate::input::tiffcheck::check(path, limits.allow_sparse)?;
+            }
         }
         let projection = ds.projection();
         let geographic = ds.spatial_ref().map(|s| s.is_geographic()).unwrap_or(false);

@@ -50,3 +50,43 @@ pub fn check(path: &Path, allow_sparse: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The same rule for a TIFF inside an archive (libtiff cannot open GDAL's
+/// virtual paths): block offsets and sizes from GDAL's `TIFF` metadata
+/// domain, checked against the member's size.
+pub fn check_member(ds: &gdal::Dataset, path: &Path, allow_sparse: bool) -> anyhow::Result<()> {
+    use gdal::Metadata;
+    let (len, _) =
+        crate::gdal::ffi::stat(path).ok_or_else(|| anyhow::anyhow!("cannot stat the member"))?;
+    let (w, h) = ds.raster_size();
+    let separate = ds.metadata_item("INTERLEAVE", "IMAGE_STRUCTURE").as_deref() == Some("BAND");
+    let bands = if separate { ds.raster_count() } else { 1 };
+    for i in 1..=bands {
+        let b = ds.rasterband(i)?;
+        let (bw, bh) = b.block_size();
+        for (by, bx) in (0..h.div_ceil(bh)).flat_map(|y| (0..w.div_ceil(bw)).map(move |x| (y, x))) {
+            let item = |k: &str| {
+                b.metadata_item(&format!("{k}_{bx}_{by}"), "TIFF")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            let (off, count) = (item("BLOCK_OFFSET"), item("BLOCK_SIZE"));
+            if off == 0 || count == 0 {
+                if allow_sparse {
+                    continue;
+                }
+                anyhow::bail!(
+                    "block {bx},{by} of band {i} has no data (offset {off}, {count} bytes): a \
+                     sparse or damaged TIFF (set [input] allow_sparse = true to accept sparse files)"
+                );
+            }
+            if off.saturating_add(count) > len {
+                anyhow::bail!(
+                    "block {bx},{by} of band {i} needs bytes {off}..{} but the member has {len}: truncated",
+                    off.saturating_add(count)
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -6,12 +6,13 @@
 use ndarray::{s, Array2, ArrayView2};
 
 use super::{Block, InputInfo, NodataPolicy, Op};
-use crate::ops::expr::{Bindings, EvalOptions, ExprError, Program};
+use crate::ops::expr::{Bindings, EvalOptions, ExprError, Program, Slot};
 
 #[derive(Debug, Clone)]
 pub struct BandMath {
     program: Program,
-    /// The bands of the single input the program reads, in slot order.
+    /// The bands of input 0 the program reads, in slot order (all of them
+    /// for a single input).
     bands: Vec<usize>,
     opts: EvalOptions,
 }
@@ -22,10 +23,24 @@ impl BandMath {
     /// band is refused: the output would have no input to take its size
     /// from, and is almost certainly a typo.
     pub fn new(src: &str, info: &InputInfo, policy: NodataPolicy) -> Result<BandMath, ExprError> {
-        let program = Program::compile(src, &Bindings::single(&info.band_types))?;
+        Self::with_bindings(src, &Bindings::single(&info.band_types), policy)
+    }
+
+    /// Compiles `src` against `bindings`: one unnamed input or named ones.
+    pub fn with_bindings(
+        src: &str,
+        bindings: &Bindings,
+        policy: NodataPolicy,
+    ) -> Result<BandMath, ExprError> {
+        let program = Program::compile(src, bindings)?;
         if program.slots().is_empty() {
+            let how = if bindings.name(0).is_some() {
+                "name the inputs"
+            } else {
+                "write bands as b1, b2, ..."
+            };
             return Err(ExprError {
-                message: "the expression reads no band (write bands as b1, b2, ...)".into(),
+                message: format!("the expression reads no band ({how})"),
                 column: 0,
                 expr: src.to_string(),
             });
@@ -34,7 +49,12 @@ impl BandMath {
             nan_if_any_input_nan: policy == NodataPolicy::Propagate,
             nonfinite_to_nan: true,
         };
-        let bands = program.slots().iter().map(|s| s.band).collect();
+        let bands = program
+            .slots()
+            .iter()
+            .filter(|s| s.input == 0)
+            .map(|s| s.band)
+            .collect();
         Ok(BandMath {
             program,
             bands,
@@ -50,6 +70,10 @@ impl Op for BandMath {
 
     fn bands(&self) -> &[usize] {
         &self.bands
+    }
+
+    fn slots(&self) -> Vec<Slot> {
+        self.program.slots().to_vec()
     }
 
     fn out_bands(&self) -> usize {

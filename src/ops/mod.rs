@@ -19,6 +19,7 @@ mod resampling;
 pub mod rescale;
 pub mod terrain;
 
+pub use expr::Slot;
 pub use resampling::Resampling;
 
 /// Where the window being computed sits inside the (halo-grown) block.
@@ -109,6 +110,15 @@ pub trait Op: Send + Sync {
     fn name(&self) -> &str;
     /// 1-based input bands the op reads, in the order `Block::bands` holds them.
     fn bands(&self) -> &[usize];
+    /// The (input, band) slots the op reads, in the order `Block::bands`
+    /// holds them, grouped by input. Ops on one file read input 0; band
+    /// math over named inputs overrides this.
+    fn slots(&self) -> Vec<Slot> {
+        self.bands()
+            .iter()
+            .map(|&band| Slot { input: 0, band })
+            .collect()
+    }
     /// Pixels of context needed on every side of a window.
     fn halo(&self) -> usize {
         0
@@ -266,9 +276,17 @@ pub fn check(name: &str, params: &Params) -> Result<Box<dyn Op>, OpError> {
 /// Compile band math `src` against a [`nominal_input`] holding every band it
 /// names: the syntax and functions are checked; whether the bands exist is
 /// for the real input.
-pub fn check_expr(src: &str, policy: NodataPolicy) -> Result<Box<dyn Op>, String> {
+///
+/// With `names` (a recipe's `inputs`), the expression is compiled against
+/// those inputs instead, each a nominal integer input of many bands.
+pub fn check_expr(src: &str, policy: NodataPolicy, names: &[&str]) -> Result<Box<dyn Op>, String> {
+    let many = [gdal_sys::GDALDataType::GDT_Int32; 4096];
+    if !names.is_empty() {
+        let inputs: Vec<(&str, &[_])> = names.iter().map(|n| (*n, &many[..64])).collect();
+        return build_expr_named(src, &Params::new(), &inputs, policy).map(|(op, _)| op);
+    }
     // Any band number up to the limit resolves here; the input decides later.
-    let any = expr::Bindings::single(&[gdal_sys::GDALDataType::GDT_Int32; 4096]);
+    let any = expr::Bindings::single(&many);
     let prog = expr::Program::compile(src, &any).map_err(|e| e.to_string())?;
     let info = nominal_input(prog.slots().iter().map(|s| s.band).max().unwrap_or(1));
     build_expr(src, &Params::new(), &info, policy).map(|(op, _)| op)
@@ -307,6 +325,21 @@ pub fn build_expr(
 ) -> Result<Built, String> {
     check_expr_params(params)?;
     let op = bandmath::BandMath::new(src, info, policy).map_err(|e| e.to_string())?;
+    Ok((Box::new(op), Vec::new()))
+}
+
+/// Build a band-math op over named inputs (`--input NAME=PATH`, recipe
+/// `inputs`), each with its bands' sample types as the expression sees them.
+pub fn build_expr_named(
+    src: &str,
+    params: &Params,
+    inputs: &[(&str, &[gdal_sys::GDALDataType::Type])],
+    policy: NodataPolicy,
+) -> Result<Built, String> {
+    check_expr_params(params)?;
+    let bindings = expr::Bindings::named(inputs).map_err(|e| e.to_string())?;
+    let op =
+        bandmath::BandMath::with_bindings(src, &bindings, policy).map_err(|e| e.to_string())?;
     Ok((Box::new(op), Vec::new()))
 }
 

@@ -45,7 +45,8 @@ pub fn recipe(cfg: &Config, name: &str) -> Result<(), Error> {
                 return Err(refuse(&band_key(r, "band"), e));
             }
             let policy = r.nodata_policy.unwrap_or_default();
-            ops::check_expr(src, policy).map_err(|e| refuse(&["expr"], e))?
+            let names: Vec<&str> = r.inputs.iter().flatten().map(|(n, _)| n.as_str()).collect();
+            ops::check_expr(src, policy, &names).map_err(|e| refuse(&["expr"], e))?
         }
         (None, Some(name)) => ops::check(name, &params).map_err(|e| {
             let key = match e.key() {

@@ -5,6 +5,7 @@
 //! can be refused before an output exists, `stats` runs whole-raster passes.
 
 pub mod check;
+pub mod inputs;
 pub mod prepare;
 pub mod recipe;
 pub mod request;

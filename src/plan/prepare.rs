@@ -11,6 +11,8 @@ use crossbeam_channel::Receiver;
 
 use crate::engine::job::{JobCtx, Outcome};
 use crate::error::{job, usage, Error};
+use crate::input::reader::Reader;
+use crate::input::source::Location;
 use crate::input::{self, InputMeta};
 use crate::ops;
 use crate::plan::recipe::{JobSpec, OpSpec};
@@ -26,15 +28,16 @@ pub struct Prepared {
 }
 
 pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepared, Error> {
-    let path = &spec.input;
-    let at = |e: anyhow::Error| job(format!("{}: {e:#}", crate::error::show(path)));
-    input::check_path(path).map_err(at)?;
+    for src in &spec.inputs {
+        if let Location::File(p) = &src.location {
+            input::check_path(p).map_err(|e| job(format!("{}: {e:#}", src.shown())))?;
+        }
+    }
     let replaces = check_output_path(spec)?;
-    let ds = input::open(path, &spec.drivers).map_err(at)?;
-    let meta = InputMeta::read(path, &ds, &spec.limits).map_err(at)?;
-    let (op, mut warnings) = build_op(spec, &meta, &cancel)?;
-    drop(ds);
-    let output = output_spec(spec, &meta, op.as_ref())?;
+    let (readers, grid) = open_inputs(spec)?;
+    let (op, mut warnings) = build_op(spec, &readers, &cancel)?;
+    let meta = &readers[grid].meta;
+    let output = output_spec(spec, &readers, grid, op.as_ref())?;
     warnings.extend(picture_losses(&output));
     let windows = crate::window::plan(
         meta.width,
@@ -43,17 +46,19 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
             meta.width,
             meta.height,
             output.tile,
-            meta.block,
+            natural_block(&readers, grid),
             spec.window,
         ),
     );
     let output = choose_layout(output, &windows);
     let pyramid = pyramid_for(&output);
-    let blocks = block_cache_for(op.as_ref(), &meta, &windows);
+    let blocks = block_cache_for(op.as_ref(), meta, &windows);
     let (tx, rx) = crossbeam_channel::bounded(1);
     let mut ctx = JobCtx::new(
         id,
-        meta,
+        spec.input.clone(),
+        readers,
+        grid,
         Arc::from(op),
         spec.policy,
         output,
@@ -64,6 +69,7 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
     );
     ctx.blocks = blocks;
     ctx.pyramid = pyramid;
+    ctx.spool = spec.spool.clone();
     Ok(Prepared {
         ctx: Arc::new(ctx),
         outcome: rx,
@@ -72,18 +78,98 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
     })
 }
 
-/// Build the op against the input's bands; named ops that need whole-raster
+/// Open every input once for its snapshot, check that they share a grid,
+/// and settle how each is read. Returns the readers and the grid's index.
+fn open_inputs(spec: &JobSpec) -> Result<(Vec<Reader>, usize), Error> {
+    let mut metas = Vec::with_capacity(spec.inputs.len());
+    for src in &spec.inputs {
+        let shown = src.shown();
+        let at = |e: anyhow::Error| job(format!("{shown}: {e:#}"));
+        let ds = match &src.location {
+            Location::File(p) => input::open(p, &spec.drivers).map_err(at)?,
+            m => input::open_member(&m.gdal_path(), &spec.drivers).map_err(at)?,
+        };
+        let meta = InputMeta::read(&src.location.gdal_path(), &ds, &spec.limits).map_err(at)?;
+        metas.push((shown, meta));
+    }
+    let chosen = spec.grid.as_ref().and_then(|g| {
+        spec.inputs
+            .iter()
+            .position(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(g)))
+    });
+    let named: Vec<(String, &InputMeta)> = metas.iter().map(|(n, m)| (n.clone(), m)).collect();
+    let grid = input::grid::settle(&named, chosen).map_err(usage)?;
+    let mut readers = Vec::with_capacity(metas.len());
+    for ((src, (_, meta)), ratio) in spec.inputs.iter().zip(metas).zip(&grid.ratios) {
+        let mut meta = meta;
+        if spec.inputs.len() > 1 {
+            // A product of several files keeps only plain metadata items:
+            // format-specific domains (GML boxes, XMP) describe one file.
+            meta.metadata.retain(|(d, _)| d.is_empty());
+        }
+        readers.push(Reader::new(src.clone(), meta, *ratio).map_err(usage)?);
+    }
+    Ok((readers, grid.index))
+}
+
+/// The block size windows should cover: the grid input's, or a coarser
+/// input's blocks on the output grid when they hold every other input's
+/// (a 1024-pixel JP2 block at 20 m is 2048 pixels at 10 m), so no input
+/// block is decoded by two windows.
+fn natural_block(readers: &[Reader], grid: usize) -> (usize, usize) {
+    let on_grid: Vec<(usize, usize)> = readers
+        .iter()
+        .map(|r| {
+            let (bw, bh) = r.meta.block;
+            match r.ratio {
+                x if x.coarser => (bw * x.k, bh * x.k),
+                x => (bw.div_ceil(x.k), bh.div_ceil(x.k)),
+            }
+        })
+        .collect();
+    let holds = |c: &(usize, usize)| {
+        on_grid
+            .iter()
+            .all(|b| c.0.is_multiple_of(b.0) && c.1.is_multiple_of(b.1))
+    };
+    on_grid
+        .iter()
+        .filter(|c| holds(c))
+        .max()
+        .copied()
+        .unwrap_or(readers[grid].meta.block)
+}
+
+/// Build the op against the inputs' bands; named ops that need whole-raster
 /// statistics (rescale in=auto) get them here, before any window.
 fn build_op(
     spec: &JobSpec,
-    meta: &InputMeta,
+    readers: &[Reader],
     cancel: &Arc<AtomicBool>,
 ) -> Result<ops::Built, Error> {
-    let info = meta.info();
+    let first = &readers[0];
+    let mut info = first.meta.info();
+    info.band_types = first.band_types();
+    let named = readers.iter().all(|r| r.source.name.is_some());
     match &spec.op {
+        OpSpec::Expr(src) if named => {
+            let types: Vec<_> = readers.iter().map(Reader::band_types).collect();
+            let inputs: Vec<(&str, &[_])> = readers
+                .iter()
+                .zip(&types)
+                .map(|(r, t)| (r.source.name.as_deref().unwrap_or_default(), t.as_slice()))
+                .collect();
+            ops::build_expr_named(src, &spec.params, &inputs, spec.policy)
+        }
         OpSpec::Expr(src) => ops::build_expr(src, &spec.params, &info, spec.policy),
         OpSpec::Named(name) => {
-            let stats = crate::plan::stats::for_op(name, spec, meta, cancel)?;
+            if first.units.iter().any(Option::is_some) {
+                return Err(usage(format!(
+                    "{}: unscaling (--unscale, scale, offset) applies to band math (--expr) only",
+                    crate::error::show(&spec.input)
+                )));
+            }
+            let stats = crate::plan::stats::for_op(name, spec, first, cancel)?;
             ops::build_with_stats(name, &spec.params, &info, spec.policy, stats.as_deref())
         }
     }
@@ -91,7 +177,13 @@ fn build_op(
 }
 
 /// Settle type, nodata, creation options, overviews and band meanings.
-fn output_spec(spec: &JobSpec, meta: &InputMeta, op: &dyn ops::Op) -> Result<OutputSpec, Error> {
+fn output_spec(
+    spec: &JobSpec,
+    readers: &[Reader],
+    grid: usize,
+    op: &dyn ops::Op,
+) -> Result<OutputSpec, Error> {
+    let meta = &readers[grid].meta;
     let out_type = spec.out_type.unwrap_or_else(|| op.default_out_type());
     let nodata = spec
         .nodata
@@ -133,7 +225,7 @@ fn output_spec(spec: &JobSpec, meta: &InputMeta, op: &dyn ops::Op) -> Result<Out
         nodata,
         creation_options,
         tile,
-        history: history(spec, op, &overviews, resampling),
+        history: history(spec, readers, op, &overviews, resampling),
         overviews,
         resampling,
         layout: None,
@@ -185,6 +277,7 @@ fn band_specs(op: &dyn ops::Op, meta: &InputMeta) -> Vec<BandSpec> {
 /// Processing history written into the output's metadata.
 fn history(
     spec: &JobSpec,
+    readers: &[Reader],
     op: &dyn ops::Op,
     overviews: &[usize],
     resampling: ops::Resampling,
@@ -208,6 +301,15 @@ fn history(
         ),
         ("TILERUN_INPUT".into(), input_name),
     ];
+    // Named inputs: which file each name was, and how it was read.
+    for r in readers {
+        if let Some(n) = &r.source.name {
+            h.push((
+                format!("TILERUN_INPUT_{}", n.to_ascii_uppercase()),
+                r.describe(),
+            ));
+        }
+    }
     if !overviews.is_empty() {
         let f: Vec<String> = overviews.iter().map(|f| f.to_string()).collect();
         h.push((
@@ -313,13 +415,17 @@ fn check_output_path(spec: &JobSpec) -> Result<bool, Error> {
             )))
         }
     }
-    let same = match (
-        std::fs::canonicalize(&spec.input),
-        std::fs::canonicalize(&dir),
-    ) {
-        (Ok(i), Ok(d)) => i == d.join(out.file_name().unwrap_or_default()),
-        _ => false,
-    };
+    let target = std::fs::canonicalize(&dir)
+        .ok()
+        .map(|d| d.join(out.file_name().unwrap_or_default()));
+    let same = crate::plan::inputs::local_files(&spec.inputs)
+        .into_iter()
+        .chain(std::iter::once(spec.input.as_path()))
+        .any(|i| {
+            std::fs::canonicalize(i)
+                .ok()
+                .is_some_and(|i| Some(i) == target)
+        });
     if same {
         return Err(usage(format!(
             "{}: output path is the input; choose another -o",

@@ -1,6 +1,7 @@
 //! Resolving what to run: flags over recipe over config defaults, into a
-//! [`JobSpec`]. The input is not opened here (only an unusual output
-//! extension asks GDAL which driver owns it).
+//! [`JobSpec`]. No raster is opened here; the inputs are found (a
+//! delivery's folder or archive is listed, see `inputs`), and only an
+//! unusual output extension asks GDAL which driver owns it.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -21,7 +22,13 @@ pub enum OpSpec {
 
 #[derive(Debug, Clone)]
 pub struct JobSpec {
+    /// The job's input as messages and summaries name it (see `inputs::Bound`).
     pub input: PathBuf,
+    pub inputs: Vec<crate::input::source::Source>,
+    /// `--grid` / recipe `grid`: the input whose grid the output takes.
+    pub grid: Option<String>,
+    /// A `.tar.gz`'s inflated members, kept as long as the job.
+    pub spool: Option<std::sync::Arc<crate::input::archive::Spool>>,
     pub output: PathBuf,
     /// Replace an existing output; otherwise one is refused up front.
     pub overwrite: bool,
@@ -45,7 +52,6 @@ pub struct JobSpec {
 
 /// Merge flags, the named recipe and the config into one job.
 pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
-    let input = args.input.as_path();
     let recipe: Recipe = match &args.recipe {
         Some(name) => cfg
             .recipes
@@ -91,6 +97,21 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
     let mut co: CreationOptions = cfg.output.creation_options.iter().collect();
     co.merge(&recipe.co.iter().collect());
     co.merge(&args.creation_options);
+    let bound = crate::plan::inputs::bind(args, &recipe, &cfg.limits(), cfg.output.dir.as_deref())?;
+    if bound.sources.len() > 1 && matches!(op, OpSpec::Named(_)) {
+        return Err(usage("--op reads one file; named inputs work with --expr"));
+    }
+    let grid = args.grid.clone().or(recipe.grid.clone());
+    if let Some(g) = &grid {
+        if !bound
+            .sources
+            .iter()
+            .any(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(g)))
+        {
+            return Err(usage(format!("--grid {g}: no input is called '{g}'")));
+        }
+    }
+    let input = bound.label.as_path();
     let name = args.recipe.clone().unwrap_or_else(|| match &op {
         OpSpec::Expr(_) => "expr".into(),
         OpSpec::Named(n) => n.clone(),
@@ -104,7 +125,16 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
                 .dir
                 .clone()
                 .unwrap_or_else(|| input.parent().map(Path::to_path_buf).unwrap_or_default());
-            dir.join(render(template, input, &name)?)
+            let stem = match &bound.key {
+                Some(k) => k.as_bytes().to_vec(),
+                None => bytes(input.file_stem()),
+            };
+            dir.join(render_parts(
+                template,
+                &stem,
+                &bytes(input.extension()),
+                &name,
+            )?)
         }
     };
     // The name decides the format unless told, and may not contradict it.
@@ -118,6 +148,9 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
     }
     Ok(JobSpec {
         input: input.to_path_buf(),
+        inputs: bound.sources,
+        grid,
+        spool: bound.spool,
         output,
         overwrite: args.overwrite,
         op,
@@ -173,22 +206,35 @@ fn join(b: &[usize]) -> String {
 /// Render an output-name template. The result must be a plain file name:
 /// a template can never place output outside the output folder.
 pub fn render(template: &str, input: &Path, recipe: &str) -> Result<PathBuf, Error> {
+    render_parts(
+        template,
+        &bytes(input.file_stem()),
+        &bytes(input.extension()),
+        recipe,
+    )
+}
+
+/// Work in bytes so a non-UTF-8 input name keeps its exact bytes: a lossy
+/// copy would map different inputs to the same output.
+fn bytes(o: Option<&std::ffi::OsStr>) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    o.map(|s| s.as_bytes().to_vec()).unwrap_or_default()
+}
+
+/// [`render`] with the stem given: a delivery's set key for named inputs.
+fn render_parts(template: &str, stem: &[u8], ext: &[u8], recipe: &str) -> Result<PathBuf, Error> {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
-    // Work in bytes so a non-UTF-8 input name keeps its exact bytes: a lossy
-    // copy would map different inputs to the same output.
-    let part = |o: Option<&std::ffi::OsStr>| o.map(|s| s.as_bytes().to_vec()).unwrap_or_default();
-    let (stem, ext) = (part(input.file_stem()), part(input.extension()));
     let mut name = Vec::new();
     let mut rest = template;
     while let Some(i) = rest.find('{') {
         name.extend_from_slice(&rest.as_bytes()[..i]);
         let tail = &rest[i..];
         let (value, skip): (&[u8], usize) = if tail.starts_with("{stem}") {
-            (&stem, 6)
+            (stem, 6)
         } else if tail.starts_with("{recipe}") {
             (recipe.as_bytes(), 8)
         } else if tail.starts_with("{ext}") {
-            (&ext, 5)
+            (ext, 5)
         } else {
             (b"{", 1)
         };

@@ -13,7 +13,17 @@ use crate::sink::spec::Format;
 /// Overrides of the recipe and config; `None`/empty means "not given".
 #[derive(Debug, Clone, Default)]
 pub struct Request {
-    pub input: PathBuf,
+    /// `tilerun FILE…`: one raster; or, with a recipe that has `inputs`,
+    /// the files of a delivery, a folder to search, or an archive.
+    pub files: Vec<PathBuf>,
+    /// `--input NAME=PATH`, in the order given.
+    pub inputs: Vec<(String, PathBuf)>,
+    /// `--input-set NAME.KEY=VALUE`: (name, key, value).
+    pub input_set: Vec<(String, String, String)>,
+    /// `--unscale`: every input with its bands' own scale/offset.
+    pub unscale: bool,
+    /// `--grid NAME`: the input whose grid the output takes.
+    pub grid: Option<String>,
     /// A recipe from the config file.
     pub recipe: Option<String>,
     pub output: Option<PathBuf>,
@@ -34,11 +44,12 @@ pub struct Request {
 }
 
 impl Request {
-    /// What the daemon runs for a file matched by a rule. A re-delivered
-    /// input name replaces its earlier output (and the daemon logs it).
-    pub fn recipe(input: PathBuf, recipe: &str) -> Request {
+    /// What the daemon runs for a file (or the members of a set) matched by a
+    /// rule. A re-delivered input name replaces its earlier output (and the
+    /// daemon logs it).
+    pub fn recipe(files: Vec<PathBuf>, recipe: &str) -> Request {
         Request {
-            input,
+            files,
             recipe: Some(recipe.to_string()),
             overwrite: true,
             ..Request::default()

@@ -205,9 +205,10 @@ pub fn numpy_lerp(a: f64, b: f64, t: f64) -> f64 {
 pub fn for_op(
     name: &str,
     spec: &crate::plan::recipe::JobSpec,
-    meta: &InputMeta,
+    reader: &crate::input::reader::Reader,
     cancel: &AtomicBool,
 ) -> Result<Option<Vec<Vec<f64>>>, crate::error::Error> {
+    let meta = &reader.meta;
     use crate::error::{job, usage, Error};
     let shown = crate::error::show(&spec.input);
     let Some(req) = crate::ops::stats_request(name, &spec.params, &meta.info())
@@ -215,7 +216,7 @@ pub fn for_op(
     else {
         return Ok(None);
     };
-    let open = || crate::input::open(&spec.input, &spec.drivers);
+    let open = || reader.open(&spec.drivers);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pass = Pass {
         meta,

@@ -67,6 +67,7 @@ pub struct Daemon {
     pub(super) cancelled: bool,
     pub(super) last_extend: Option<Instant>,
     pub(super) next_settle: Option<Instant>,
+    pub(super) sets: super::sets::Sets,
 }
 
 impl Daemon {
@@ -82,6 +83,7 @@ impl Daemon {
             }
         };
         let workers = cfg.engine.workers;
+        let sets = super::sets::Sets::new(&cfg);
         let engine =
             Arc::new(Engine::start(workers).map_err(|e| job(format!("starting threads: {e}")))?);
         let feeder_stop = Arc::new(AtomicBool::new(false));
@@ -120,6 +122,7 @@ impl Daemon {
             cancelled: false,
             last_extend: None,
             next_settle: None,
+            sets,
         })
     }
 
@@ -127,6 +130,7 @@ impl Daemon {
         self.next_id += 1;
         Item {
             id: self.next_id,
+            members: vec![name.clone()],
             name,
             recipe,
             attempt,
@@ -134,7 +138,7 @@ impl Daemon {
         }
     }
 
-    fn send(&mut self, item: Item) {
+    pub(super) fn send(&mut self, item: Item) {
         if let Some(f) = &self.feeder {
             if f.items.send(item.clone()).is_ok() {
                 self.inflight.insert(item.id, Running { item, job: None });
@@ -171,13 +175,22 @@ impl Daemon {
             let Some(recipe) = self.s.recipe_for(&name).map(str::to_string) else {
                 continue;
             };
+            let member = self.is_member(&recipe, &name);
             match claim::claim(&self.s.inbox, &self.s.work, &name) {
+                Ok(Claim::Claimed) if member => {
+                    self.settler.forget(&name);
+                    self.on_member(&recipe, name, now, 1);
+                }
                 Ok(Claim::Claimed) => {
                     self.settler.forget(&name);
                     let item = self.item(name, recipe, 1);
                     self.send(item);
                 }
                 Ok(Claim::Gone) => self.settler.forget(&name),
+                Ok(Claim::Busy) if member && self.sets.waiting_key(&recipe, &name).is_some() => {
+                    self.settler.forget(&name);
+                    self.duplicate_in_inbox(&recipe, &name);
+                }
                 Ok(Claim::Busy) => {
                     if self.claim_warned.insert(name.clone()) {
                         tracing::info!(input = %esc(&name), "a file of this name is still in work/; waiting");
@@ -321,6 +334,7 @@ impl Daemon {
                         .extend(deadline.saturating_duration_since(now) + Duration::from_secs(15));
                 }
             } else {
+                self.expire_sets(now);
                 self.dispatch(now);
             }
             let idle = self.inflight.is_empty() && self.backlog.is_empty();
@@ -334,7 +348,8 @@ impl Daemon {
 
     fn sleep_for(&self, now: Instant) -> Duration {
         let mut wake = now + Duration::from_millis(250);
-        let due = self.retries.iter().map(|(t, _)| *t);
+        let sets = self.sets.next_deadline(self.s.set_timeout);
+        let due = self.retries.iter().map(|(t, _)| *t).chain(sets);
         for t in due.chain(self.next_settle).chain(self.notifier.next_pet()) {
             wake = wake.min(t);
         }

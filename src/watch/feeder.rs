@@ -24,7 +24,10 @@ use crate::engine::Engine;
 #[derive(Debug, Clone)]
 pub struct Item {
     pub id: u64,
+    /// The file, or a delivery's set key.
     pub name: OsString,
+    /// Names in work/ the job reads: the file, or every file of a set.
+    pub members: Vec<OsString>,
     pub recipe: String,
     /// 1-based; counts transient retries and interrupted runs.
     pub attempt: u32,
@@ -108,8 +111,8 @@ fn run_one(
     // A strike is a started run that has not ended; the main loop clears it.
     let strikes = super::claim::strikes(work, &item.name);
     super::claim::set_strikes(work, &item.name, strikes + 1);
-    let input = work.join(&item.name);
-    let request = crate::plan::Request::recipe(input, &item.recipe);
+    let files = item.members.iter().map(|m| work.join(m)).collect();
+    let request = crate::plan::Request::recipe(files, &item.recipe);
     let prepared = crate::plan::recipe::resolve(&request, cfg)
         .and_then(|spec| crate::plan::prepare::prepare(&spec, item.id, Arc::clone(&item.cancel)));
     match prepared {

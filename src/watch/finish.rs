@@ -92,15 +92,44 @@ pub fn replaced(name: &OsStr, output: &Path) {
     );
 }
 
-/// Move the input from work/ to done/.
-pub fn to_done(s: &Settings, name: &OsStr) -> std::io::Result<()> {
-    super::claim::move_into(&s.work.join(name), &s.done).map(|_| ())
+/// Move the inputs (a file, or every file of a set) from work/ to done/.
+pub fn to_done(s: &Settings, members: &[std::ffi::OsString]) -> std::io::Result<()> {
+    for m in members {
+        super::claim::move_into(&s.work.join(m), &s.done)?;
+    }
+    Ok(())
+}
+
+/// Move every file of a set (`paths`, in work/ or the inbox) to failed/,
+/// and write one `KEY.error.json` naming them and what was missing.
+pub fn to_failed_set(
+    s: &Settings,
+    paths: &[std::path::PathBuf],
+    missing: &[String],
+    r: &Record,
+) -> std::io::Result<()> {
+    let mut moved = Vec::new();
+    for p in paths {
+        match super::claim::move_into(p, &s.failed) {
+            Ok(at) => moved.push(esc(at.file_name().unwrap_or_default())),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut body = error_body(r);
+    body["members"] = serde_json::json!(moved);
+    body["missing"] = serde_json::json!(missing);
+    super::claim::write_error_json(&s.failed.join(r.name), &body)
 }
 
 /// Move `from` (in work/ or the inbox) to failed/ and write its error.json.
 pub fn to_failed(s: &Settings, from: &Path, r: &Record) -> std::io::Result<()> {
     let at = super::claim::move_into(from, &s.failed)?;
-    let body = serde_json::json!({
+    super::claim::write_error_json(&at, &error_body(r))
+}
+
+fn error_body(r: &Record) -> serde_json::Value {
+    serde_json::json!({
         "input": esc(r.name),
         "recipe": r.recipe,
         "cause": r.cause.unwrap_or("unknown"),
@@ -108,6 +137,5 @@ pub fn to_failed(s: &Settings, from: &Path, r: &Record) -> std::io::Result<()> {
         "timestamp": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         "warnings": r.warnings,
         "daemon_pid": std::process::id(),
-    });
-    super::claim::write_error_json(&at, &body)
+    })
 }

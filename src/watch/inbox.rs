@@ -53,7 +53,9 @@ impl Daemon {
             return;
         };
         let ft = md.file_type();
-        if ft.is_file() {
+        // A folder (a .SAFE renamed in) is one arrival for a recipe that
+        // takes deliveries.
+        if ft.is_file() || (ft.is_dir() && self.sets.takes_sets(&recipe)) {
             self.settler.saw(name, Stamp::of(&md), seen, now);
             return;
         }

@@ -20,11 +20,13 @@ pub mod daemon;
 pub mod errors;
 pub mod feeder;
 pub mod finish;
+mod gather;
 mod inbox;
 pub mod log;
 mod outcome;
 pub mod scan;
 pub mod sdnotify;
+mod sets;
 pub mod watcher;
 
 use std::time::Instant;
@@ -54,6 +56,7 @@ pub fn run(config: Option<&std::path::Path>) -> Result<(), Error> {
             tracing::info!(path = %scan::esc(p.as_os_str()), "removed a stray temp file");
         }
     }
+    sweep_spools(&s.output);
     let requeued = requeue(&mut d)?;
     let found = d.rescan(Instant::now())?;
     let status = format!(
@@ -80,8 +83,16 @@ fn requeue(d: &mut daemon::Daemon) -> Result<usize, Error> {
     let names = claim::leftovers(&s.work).map_err(|e| job(format!("{}: {e}", s.work.display())))?;
     let mut n = 0;
     for name in names {
-        let strikes = claim::strikes(&s.work, &name);
         let recipe = s.recipe_for(&name).map(str::to_string);
+        // A set member waits for its set again (its strikes are the set's).
+        if let Some(r) = recipe.as_deref().filter(|r| d.is_member(r, &name)) {
+            let r = r.to_string();
+            tracing::info!(input = %scan::esc(&name), "re-grouped from work/");
+            d.on_member(&r, name, Instant::now(), 1);
+            n += 1;
+            continue;
+        }
+        let strikes = claim::strikes(&s.work, &name);
         let cause = match (&recipe, strikes >= s.max_attempts) {
             (None, _) => {
                 Some("left in work/, and no [watch] rule matches its name any more".into())
@@ -119,6 +130,19 @@ fn requeue(d: &mut daemon::Daemon) -> Result<usize, Error> {
         n += 1;
     }
     Ok(n)
+}
+
+/// Remove `.tar.gz` spool folders a killed daemon left in the output folder.
+fn sweep_spools(dir: &std::path::Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(".tilerun-spool-")
+            && std::fs::remove_dir_all(e.path()).is_ok()
+        {
+            tracing::info!(path = %scan::esc(e.path().as_os_str()), "removed a stray spool folder");
+        }
+    }
 }
 
 /// `$GDAL_CACHEMAX` (set in the unit) wins over the config, as GDAL's own

@@ -101,7 +101,7 @@ impl Daemon {
                 if j.replaces {
                     finish::replaced(&item.name, &output);
                 }
-                match finish::to_done(&self.s, &item.name) {
+                match finish::to_done(&self.s, &item.members) {
                     Ok(()) => {
                         self.done += 1;
                         finish::log(&rec, Verdict::Done, None);
@@ -160,11 +160,18 @@ impl Daemon {
         if transient && item.attempt < self.s.max_attempts {
             let delay = self.s.backoff_for(item.attempt + 1);
             finish::log(&rec, Verdict::Retry, Some(delay));
-            let next = self.item(item.name.clone(), item.recipe.clone(), item.attempt + 1);
+            let mut next = self.item(item.name.clone(), item.recipe.clone(), item.attempt + 1);
+            next.members = item.members.clone();
             self.retries.push((Instant::now() + delay, next));
             return;
         }
-        match finish::to_failed(&self.s, &self.s.work.join(&item.name), &rec) {
+        let moved = if item.members == [item.name.clone()] {
+            finish::to_failed(&self.s, &self.s.work.join(&item.name), &rec)
+        } else {
+            let paths: Vec<_> = item.members.iter().map(|m| self.s.work.join(m)).collect();
+            finish::to_failed_set(&self.s, &paths, &[], &rec)
+        };
+        match moved {
             Ok(()) => {
                 self.failed += 1;
                 finish::log(&rec, Verdict::Failed, None);

@@ -1,0 +1,120 @@
+//! The daemon's side of multi-file deliveries (see `sets` for the
+//! bookkeeping): claimed set members are recorded, a whole set becomes one
+//! job over all its files, and a set that cannot complete (a second file
+//! for one input, a timeout) moves to failed/ with every file it has.
+
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::claim;
+use super::daemon::Daemon;
+use super::finish::{self, Record, Verdict};
+use super::scan::esc;
+use super::sets::{whole_delivery, Added};
+
+impl Daemon {
+    /// True when `name` is one loose file of a delivery for `recipe`
+    /// (archives and folders are whole deliveries, taken as one file).
+    pub(super) fn is_member(&self, recipe: &str, name: &OsStr) -> bool {
+        let dir = std::fs::symlink_metadata(self.s.inbox.join(name))
+            .or_else(|_| std::fs::symlink_metadata(self.s.work.join(name)))
+            .is_ok_and(|m| m.is_dir());
+        self.sets.takes_sets(recipe) && !whole_delivery(name) && !dir
+    }
+
+    /// A set member now in work/ (claimed, or found there at start-up).
+    pub(super) fn on_member(&mut self, recipe: &str, name: OsString, now: Instant, _attempt: u32) {
+        match self.sets.add(recipe, name.clone(), now) {
+            Added::Waiting => {
+                tracing::info!(input = %esc(&name), recipe, "claimed; waiting for the rest of its delivery")
+            }
+            Added::Complete { key, members } => {
+                let strikes = claim::strikes(&self.s.work, OsStr::new(&key));
+                if strikes >= self.s.max_attempts {
+                    claim::set_strikes(&self.s.work, OsStr::new(&key), 0);
+                    let cause = format!(
+                        "processing was interrupted {strikes} times (the daemon crashed or was \
+                         killed while working on this delivery)"
+                    );
+                    let paths = members.iter().map(|m| self.s.work.join(m)).collect();
+                    self.fail_set(recipe, &key, paths, &[], &cause);
+                    return;
+                }
+                tracing::info!(set = %key, recipe, files = members.len(), "delivery complete");
+                let mut item = self.item(OsString::from(&key), recipe.to_string(), strikes + 1);
+                item.members = members;
+                self.send(item);
+            }
+            Added::Duplicate {
+                key,
+                input,
+                members,
+            } => {
+                let paths = members.iter().map(|m| self.s.work.join(m)).collect();
+                let cause = format!("a second file for input '{input}' of delivery {key}: nothing was overwritten; the set failed");
+                self.fail_set(recipe, &key, paths, &[], &cause);
+            }
+        }
+    }
+
+    /// A file of a waiting set's name arrived again while the first is in
+    /// work/: the set fails, the newcomer with it, nothing overwritten.
+    pub(super) fn duplicate_in_inbox(&mut self, recipe: &str, name: &OsStr) {
+        let Some(key) = self.sets.waiting_key(recipe, name) else {
+            return;
+        };
+        let mut paths: Vec<PathBuf> = self
+            .sets
+            .take(recipe, &key)
+            .iter()
+            .map(|m| self.s.work.join(m))
+            .collect();
+        paths.push(self.s.inbox.join(name));
+        let cause = format!(
+            "a second file named {} for delivery {key}: nothing was overwritten; the set failed",
+            esc(name)
+        );
+        self.fail_set(recipe, &key, paths, &[], &cause);
+    }
+
+    /// Fail sets (and stray extras) that waited past `set_timeout_secs`.
+    pub(super) fn expire_sets(&mut self, now: Instant) {
+        for e in self.sets.expired(self.s.set_timeout, now) {
+            let cause = format!(
+                "incomplete after {:.0?}: missing {}",
+                self.s.set_timeout,
+                e.missing.join(", ")
+            );
+            let paths = e.members.iter().map(|m| self.s.work.join(m)).collect();
+            self.fail_set(&e.recipe, &e.key, paths, &e.missing, &cause);
+        }
+    }
+
+    fn fail_set(
+        &mut self,
+        recipe: &str,
+        key: &str,
+        paths: Vec<PathBuf>,
+        missing: &[String],
+        cause: &str,
+    ) {
+        let rec = Record {
+            name: OsStr::new(key),
+            recipe,
+            output: None,
+            windows: 0,
+            seconds: 0.0,
+            attempt: 0,
+            cause: Some(cause),
+            warnings: &[],
+        };
+        match finish::to_failed_set(&self.s, &paths, missing, &rec) {
+            Ok(()) => {
+                self.failed += 1;
+                finish::log(&rec, Verdict::Failed, None);
+            }
+            Err(e) => tracing::error!(set = %key, cause, "moving the set to failed/ failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Deliveries of several files: the daemon waits for the whole set. Members
+//! arrive apart (seconds standing in for minutes) and in any order, a set
+//! never completes, the daemon is killed between members, two sets
+//! interleave, a file arrives twice; a `.SAFE` folder and a `.tar` are each
+//! one arrival. Outputs equal the one-shot run; members move together,
+//! to done/ only with an output.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::harness::*;
+use crate::deliveries::{deliveries, landsat, LANDSAT, SAFE};
+use crate::util::*;
+
+const RULES: &[(&str, &str)] = &[("LC09_*", "landsat_ndvi"), ("*.SAFE", "s2_ndvi")];
+const FILES: [&str; 4] = ["SR_B4.TIF", "SR_B5.TIF", "QA_PIXEL.TIF", "MTL.json"];
+
+fn site(extra: &str) -> Site {
+    Site::with_engine(RULES, extra, &crate::sets::recipes())
+}
+
+/// `suffix` of a Landsat delivery staged under product id `key`.
+fn staged(site: &Site, key: &str, suffix: &str) -> PathBuf {
+    site.stage(&landsat(suffix), &format!("{key}_{suffix}"))
+}
+
+fn drop_staged(site: &Site, p: &Path) {
+    std::fs::rename(p, site.inbox.join(p.file_name().unwrap())).unwrap();
+}
+
+fn pause() {
+    std::thread::sleep(Duration::from_millis(700));
+}
+
+/// The one-shot product of the fixture delivery.
+fn reference(site: &Site) -> PathBuf {
+    let out = site.env.path("reference.tif");
+    let folder = deliveries().join(LANDSAT);
+    site.env
+        .run([
+            folder.as_os_str(),
+            "--config".as_ref(),
+            site.config.as_os_str(),
+            "--recipe".as_ref(),
+            "landsat_ndvi".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ])
+        .ok();
+    out
+}
+
+fn done_names(key: &str) -> Vec<String> {
+    let mut v: Vec<String> = FILES.iter().map(|f| format!("{key}_{f}")).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn members_arriving_apart_in_any_order_start_one_job_and_move_together() {
+    let site = site("");
+    let mut d = site.start();
+    d.wait_ready();
+    let staged: Vec<PathBuf> = ["MTL.json", "QA_PIXEL.TIF", "SR_B5.TIF", "SR_B4.TIF"]
+        .iter()
+        .map(|f| staged(&site, LANDSAT, f))
+        .collect();
+    for p in &staged[..3] {
+        drop_staged(&site, p);
+        pause();
+        // Claimed into work/ as it settles; nothing runs yet.
+        assert!(names(&site.out).is_empty(), "{:?}", names(&site.out));
+        assert!(names(&site.done).is_empty());
+    }
+    wait_until(30, "three members in work/", || {
+        names(&site.work).len() == 3
+    });
+    drop_staged(&site, &staged[3]);
+    let out = site.out.join(format!("{LANDSAT}_landsat_ndvi.tif"));
+    wait_until(60, "all four in done/", || {
+        names(&site.done) == done_names(LANDSAT)
+    });
+    assert_same_raster(&out, &reference(&site));
+    assert!(names(&site.work).is_empty() && names(&site.failed).is_empty());
+    d.stop();
+    assert_eq!(d.count("done", LANDSAT), 1, "{}", d.text());
+}
+
+#[test]
+fn a_set_that_never_completes_fails_with_the_missing_names() {
+    let site = site("set_timeout_secs = 2");
+    let mut d = site.start();
+    d.wait_ready();
+    for f in ["SR_B4.TIF", "MTL.json"] {
+        drop_staged(&site, &staged(&site, LANDSAT, f));
+    }
+    let json = site.failed.join(format!("{LANDSAT}.error.json"));
+    wait_until(60, "the set in failed/", || json.exists());
+    let body: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let missing = body["missing"].to_string();
+    assert!(
+        missing.contains("nir") && missing.contains("qa") && !missing.contains("red"),
+        "{body}"
+    );
+    let mut failed = names(&site.failed);
+    failed.retain(|n| !n.ends_with(".error.json"));
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        names(&site.done).is_empty() && names(&site.out).is_empty() && names(&site.work).is_empty()
+    );
+    d.stop();
+}
+
+#[test]
+fn a_kill_between_members_then_a_restart_regroups_from_work() {
+    let site = site("");
+    let mut d = site.start();
+    d.wait_ready();
+    for f in ["SR_B4.TIF", "SR_B5.TIF"] {
+        drop_staged(&site, &staged(&site, LANDSAT, f));
+    }
+    wait_until(30, "two members in work/", || names(&site.work).len() == 2);
+    d.kill9();
+    // The rest arrives while the daemon is down.
+    drop_staged(&site, &staged(&site, LANDSAT, "MTL.json"));
+    let mut d = site.start();
+    d.wait_ready();
+    pause();
+    assert!(names(&site.out).is_empty());
+    drop_staged(&site, &staged(&site, LANDSAT, "QA_PIXEL.TIF"));
+    wait_until(60, "all four in done/", || {
+        names(&site.done) == done_names(LANDSAT)
+    });
+    assert_same_raster(
+        &site.out.join(format!("{LANDSAT}_landsat_ndvi.tif")),
+        &reference(&site),
+    );
+    d.stop();
+}
+
+#[test]
+fn two_sets_interleaved_and_whole_deliveries_each_give_their_product() {
+    let site = site("");
+    let mut d = site.start();
+    d.wait_ready();
+    let other = LANDSAT.replace("_T1", "_T2");
+    let order = [
+        (LANDSAT, "SR_B4.TIF"),
+        (other.as_str(), "QA_PIXEL.TIF"),
+        (LANDSAT, "MTL.json"),
+        (other.as_str(), "SR_B4.TIF"),
+        (LANDSAT, "QA_PIXEL.TIF"),
+        (other.as_str(), "MTL.json"),
+        (other.as_str(), "SR_B5.TIF"),
+        (LANDSAT, "SR_B5.TIF"),
+    ];
+    for (key, f) in order {
+        drop_staged(&site, &staged(&site, key, f));
+    }
+    // A .SAFE folder renamed in is one arrival, and so is a .tar.
+    let safe = site.env.path("staging/x.SAFE");
+    oracle(
+        "/bin/cp",
+        &[
+            "-r",
+            deliveries().join(SAFE).to_str().unwrap(),
+            safe.to_str().unwrap(),
+        ],
+    );
+    std::fs::rename(&safe, site.inbox.join(SAFE)).unwrap();
+    let tar_name = format!("LC09_TAR_{LANDSAT}.tar");
+    site.drop_in(&deliveries().join(format!("{LANDSAT}.tar")), &tar_name);
+    let mut want = done_names(LANDSAT);
+    want.extend(done_names(&other));
+    want.push(SAFE.into());
+    want.push(tar_name);
+    want.sort();
+    wait_until(90, "every delivery in done/", || names(&site.done) == want);
+    let reference = reference(&site);
+    assert_same_raster(
+        &site.out.join(format!("{LANDSAT}_landsat_ndvi.tif")),
+        &reference,
+    );
+    assert_same_raster(
+        &site.out.join(format!("{other}_landsat_ndvi.tif")),
+        &reference,
+    );
+    let s2 = site
+        .out
+        .join(format!("{}_s2_ndvi.tif", "T33UUP_20231015T101019"));
+    assert!(read(&s2).bands[0].iter().any(|&v| v != -9999.0));
+    assert!(names(&site.failed).is_empty(), "{:?}", names(&site.failed));
+    d.stop();
+}
+
+#[test]
+fn a_second_file_for_one_input_fails_its_set_without_overwriting() {
+    let site = site("");
+    let mut d = site.start();
+    d.wait_ready();
+    drop_staged(&site, &staged(&site, LANDSAT, "SR_B4.TIF"));
+    wait_until(30, "B4 in work/", || names(&site.work).len() == 1);
+    drop_staged(&site, &staged(&site, LANDSAT, "SR_B4.TIF"));
+    let json = site.failed.join(format!("{LANDSAT}.error.json"));
+    wait_until(30, "the set in failed/", || json.exists());
+    let body = std::fs::read_to_string(&json).unwrap();
+    assert!(body.contains("second file"), "{body}");
+    let b4 = format!("{LANDSAT}_SR_B4.TIF");
+    let failed = names(&site.failed);
+    assert!(
+        failed.contains(&b4) && failed.iter().filter(|n| n.contains("SR_B4")).count() == 2,
+        "{failed:?}"
+    );
+    assert!(names(&site.work).is_empty() && names(&site.done).is_empty());
+    d.stop();
+}
+
+#[test]
+fn a_set_whose_job_fails_moves_to_failed_whole_and_never_to_done() {
+    let site = site("");
+    let mut d = site.start();
+    d.wait_ready();
+    for f in ["SR_B4.TIF", "SR_B5.TIF", "MTL.json"] {
+        drop_staged(&site, &staged(&site, LANDSAT, f));
+    }
+    let qa = site.env.path(&format!("staging/{LANDSAT}_QA_PIXEL.TIF"));
+    std::fs::write(&qa, b"II*\0not a tiff").unwrap();
+    drop_staged(&site, &qa);
+    let json = site.failed.join(format!("{LANDSAT}.error.json"));
+    wait_until(60, "the set in failed/", || json.exists());
+    let body = std::fs::read_to_string(&json).unwrap();
+    assert!(body.contains("QA_PIXEL"), "{body}");
+    let mut failed = names(&site.failed);
+    failed.retain(|n| !n.ends_with(".error.json"));
+    assert_eq!(failed, done_names(LANDSAT));
+    assert!(
+        names(&site.done).is_empty() && names(&site.out).is_empty() && names(&site.work).is_empty()
+    );
+    d.stop();
+}
