@@ -328,9 +328,10 @@ fn a_coarser_grid_by_name_averages_the_finer_input_like_gdalwarp() {
         "--expr",
         "f",
         "-o",
-        s(&out),
+        s(&env.path("refused.tif")),
     ]);
     assert!(e.fails(2).stderr().contains("input 'f'"), "{}", e.stderr());
+    assert!(!env.path("refused.tif").exists());
 }
 
 #[test]
