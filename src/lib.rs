@@ -17,6 +17,7 @@ pub mod gdal;
 pub mod input;
 pub mod ops;
 pub mod plan;
+pub mod queue;
 pub mod sink;
 pub mod watch;
 pub mod window;

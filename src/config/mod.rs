@@ -15,6 +15,7 @@ use crate::ops::{NodataPolicy, OutType, Resampling};
 use crate::sink::overviews::Levels;
 use crate::sink::spec::Format;
 
+pub mod queue;
 pub mod watch;
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +34,12 @@ pub struct Config {
     /// `tilerun watch` settings; see [`crate::config::watch`].
     #[serde(default)]
     pub watch: Option<watch::WatchConfig>,
+    /// The shared job queue; see [`crate::config::queue`].
+    #[serde(default)]
+    pub queue: queue::QueueConfig,
+    /// The Prometheus endpoint of `watch` and `worker`.
+    #[serde(default)]
+    pub metrics: queue::MetricsConfig,
     /// Where the file came from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -182,6 +189,7 @@ pub fn load(path: Option<&Path>) -> Result<Config, String> {
 /// Parse config text; errors name the key and line.
 pub fn parse(text: &str) -> Result<Config, String> {
     let cfg: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+    cfg.queue.check()?;
     for (name, r) in &cfg.recipes {
         if r.expr.is_some() == r.op.is_some() {
             return Err(format!(

@@ -65,6 +65,8 @@ pub struct Daemon {
     pub(super) cancelled: bool,
     pub(super) last_extend: Option<Instant>,
     pub(super) next_settle: Option<Instant>,
+    /// `[queue] url` set: claimed files go to the shared queue instead.
+    pub(super) queue: Option<super::enqueue::Enqueuer>,
 }
 
 impl Daemon {
@@ -118,6 +120,7 @@ impl Daemon {
             cancelled: false,
             last_extend: None,
             next_settle: None,
+            queue: None,
         })
     }
 
@@ -133,6 +136,9 @@ impl Daemon {
     }
 
     fn send(&mut self, item: Item) {
+        if self.queue.is_some() {
+            return self.hand_over(item);
+        }
         if let Some(f) = &self.feeder {
             if f.items.send(item.clone()).is_ok() {
                 self.inflight.insert(item.id, Running { item, job: None });

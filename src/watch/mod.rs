@@ -17,6 +17,7 @@
 
 pub mod claim;
 pub mod daemon;
+mod enqueue;
 pub mod errors;
 pub mod feeder;
 pub mod finish;
@@ -32,7 +33,7 @@ use std::time::Instant;
 use crate::error::{job, usage, Error};
 
 /// Run the daemon until SIGTERM/SIGINT; Ok(()) after a graceful stop.
-pub fn run(config: Option<&std::path::Path>) -> Result<(), Error> {
+pub fn run(config: Option<&std::path::Path>, metrics: Option<&str>) -> Result<(), Error> {
     let cfg_path = crate::config::locate(config).map_err(usage)?;
     let mut cfg = crate::config::load(cfg_path.as_deref()).map_err(usage)?;
     let s = crate::config::watch::settle(&cfg).map_err(usage)?;
@@ -44,7 +45,13 @@ pub fn run(config: Option<&std::path::Path>) -> Result<(), Error> {
         .map_err(|e| job(format!("installing signal handlers: {e}")))?;
     // Order matters: the watch exists before anything is listed, so a file
     // that lands during start-up is seen by the watch, the scan, or both.
+    let queue = match &cfg.queue.url {
+        Some(url) => Some(enqueue::Enqueuer::open(url)?),
+        None => None,
+    };
+    let _ = metrics;
     let mut d = daemon::Daemon::new(s.clone(), cfg, stop)?;
+    d.queue = queue;
     for dir in [&s.output, &s.failed] {
         for p in claim::sweep_temps(dir) {
             tracing::info!(path = %scan::esc(p.as_os_str()), "removed a stray temp file");
