@@ -18,7 +18,7 @@ use crate::util::root;
 /// file-level check.
 const FLOORS: &[&[&str]] = &[
     &["cli"],
-    &["watch"],
+    &["watch", "queue"],
     &["plan"],
     &["config", "engine"],
     &["input", "ops", "sink"],

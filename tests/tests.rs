@@ -9,6 +9,7 @@ mod hostile;
 mod layout;
 mod oneshot;
 mod publish;
+mod queue;
 mod signals;
 mod terrain;
 mod watch;
