@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod gdal;
 pub mod input;
+pub mod metrics;
 pub mod ops;
 pub mod plan;
 pub mod queue;

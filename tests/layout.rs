@@ -23,7 +23,7 @@ const FLOORS: &[&[&str]] = &[
     &["config", "engine"],
     &["input", "ops", "sink"],
     &["gdal"],
-    &["error", "window"],
+    &["error", "window", "metrics"],
 ];
 
 fn floor(stage: &str) -> usize {

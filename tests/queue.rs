@@ -8,4 +8,6 @@ mod pg;
 
 mod admin;
 mod kill;
+mod metrics;
 mod outage;
+mod watch;

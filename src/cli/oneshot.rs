@@ -72,12 +72,7 @@ pub fn run(input: &Path, args: &RunArgs, common: &Common) -> Result<(), Error> {
         Ok(summary) => {
             if args.json {
                 // Uncompressed input bytes the op read: its bands at their own sample size.
-                let sample_bytes: f64 = ctx
-                    .op
-                    .bands()
-                    .iter()
-                    .map(|&b| crate::gdal::ffi::type_size(ctx.input.bands[b - 1].gdal_type) as f64)
-                    .sum();
+                let sample_bytes = ctx.sample_bytes() as f64;
                 let bytes_in = summary.pixels as f64 * sample_bytes;
                 let warnings: Vec<&String> =
                     prepared.warnings.iter().chain(&outcome.warnings).collect();

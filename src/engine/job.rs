@@ -93,6 +93,15 @@ impl JobCtx {
     }
 
     /// True once the job should do no more work.
+    /// Bytes per pixel of the input bands the op reads (uncompressed).
+    pub fn sample_bytes(&self) -> u64 {
+        self.op
+            .bands()
+            .iter()
+            .map(|&b| crate::gdal::ffi::type_size(self.input.bands[b - 1].gdal_type) as u64)
+            .sum()
+    }
+
     pub fn stopped(&self) -> bool {
         self.failed.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed)
     }

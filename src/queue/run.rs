@@ -74,19 +74,11 @@ pub fn run(
             output,
             staged,
             pixels: summary.pixels,
-            bytes: summary.pixels * sample_bytes(&ctx),
+            bytes: summary.pixels * ctx.sample_bytes(),
         }),
         Err(JobError::Cancelled) => Err(Error::interrupted()),
         Err(JobError::Failed(e)) => Err(e.context(&j.input)),
     }
-}
-
-fn sample_bytes(ctx: &crate::engine::job::JobCtx) -> u64 {
-    ctx.op
-        .bands()
-        .iter()
-        .map(|&b| crate::gdal::ffi::type_size(ctx.input.bands[b - 1].gdal_type) as u64)
-        .sum()
 }
 
 /// The output path as stored in the job row.

@@ -79,6 +79,26 @@ pub fn depth(c: &mut impl GenericClient) -> Result<(Counts, Option<f64>), postgr
     Ok((counts, oldest))
 }
 
+/// Samples queue depth for `/metrics` on a connection of its own; an
+/// unreachable database leaves the last values.
+pub fn sampler(db: super::Db) -> crate::metrics::Sampler {
+    let db = std::sync::Mutex::new(db);
+    Box::new(move |m| {
+        let Ok(mut db) = db.lock() else { return };
+        if let Ok((c, oldest)) = db.once(depth) {
+            let by_state = [
+                ("pending", c.pending),
+                ("running", c.running),
+                ("done", c.done),
+                ("failed", c.failed),
+                ("dead", c.dead),
+                ("cancelled", c.cancelled),
+            ];
+            m.depth(&by_state, oldest);
+        }
+    })
+}
+
 pub fn read(c: &mut impl GenericClient, shown: &str) -> Result<Status, postgres::Error> {
     let (counts, oldest_pending_secs) = depth(c)?;
     let running = c

@@ -36,8 +36,11 @@ pub struct Worker {
 
 /// Connect (exit 2 if the queue is unusable), then work until SIGTERM.
 pub fn run(url: &str, cfg: Config, q: QueueConfig, metrics: Option<&str>) -> Result<(), Error> {
-    let _ = metrics;
     let db = Db::open(url)?;
+    if let Some(addr) = metrics {
+        let sample = super::status::sampler(db.another(None));
+        crate::metrics::serve(addr, Some(sample))?.busy(0, 1);
+    }
     let listener = db.another(Some("LISTEN tilerun_jobs"));
     let heartbeat = Heartbeat::spawn(db.another(None), q.lease_secs)
         .map_err(|e| job(format!("starting the heartbeat thread: {e}")))?;
@@ -131,6 +134,8 @@ impl Worker {
             tracing::warn!(job = j.id, input = %j.input, from = %from, attempt = j.attempts,
                 "reclaimed: the previous worker's lease expired");
         }
+        let busy = crate::metrics::get();
+        busy.inspect(|m| m.busy(1, 1));
         let cancel = Arc::new(AtomicBool::new(false));
         self.heartbeat.hold(j.id, &j.token, Arc::clone(&cancel));
         let res = super::run::run(&self.engine, &self.cfg, &j, &cancel, &self.stop);
@@ -139,14 +144,22 @@ impl Worker {
             Err(e) => Err(e),
         };
         let lease = self.heartbeat.release();
-        if let Err(e) = res {
-            self.failed(&j, e, lease, t0);
+        let outcome = match res {
+            Ok(outcome) => outcome,
+            Err(e) => self.failed(&j, e, lease, t0),
+        };
+        if let Some(m) = busy {
+            m.busy(0, 1);
+            m.job(outcome, t0.elapsed().as_secs_f64());
+            if j.reclaimed_from.is_some() {
+                m.reclaimed();
+            }
         }
     }
 
     /// Put the output in place and mark the job done, in one transaction
     /// that first checks (and locks) our lease.
-    fn commit(&mut self, j: &Claimed, s: Staged, t0: Instant) -> Result<(), Error> {
+    fn commit(&mut self, j: &Claimed, s: Staged, t0: Instant) -> Result<&'static str, Error> {
         if let Some(ms) = test_commit_delay() {
             tracing::info!(job = j.id, staged = %s.staged.display(), "staged; committing after the test delay");
             std::thread::sleep(ms);
@@ -175,30 +188,35 @@ impl Worker {
                 tracing::info!(job = j.id, input = %j.input, recipe = %j.recipe, output = %output,
                     attempt = j.attempts, seconds = secs(t0), pixels = s.pixels, bytes = s.bytes,
                     swept, outcome = "done", "done {}", j.input);
-                Ok(())
+                if let Some(m) = crate::metrics::get() {
+                    m.processed(s.pixels, s.bytes);
+                }
+                Ok("done")
             }
             Ok(Err(e)) => {
                 let _ = std::fs::remove_file(&s.staged);
                 Err(e)
             }
             // The commit went through but its reply was lost.
-            Err((state, _)) if placed && state == "done" => Ok(()),
+            Err((state, _)) if placed && state == "done" => Ok("done"),
             Err((state, host)) => {
                 let _ = std::fs::remove_file(&s.staged);
                 tracing::warn!(job = j.id, input = %j.input, attempt = j.attempts, seconds = secs(t0),
                     outcome = "refused", state = %state, holder = host.as_deref().unwrap_or(""),
                     "commit refused: the lease is no longer ours (the job is {state}); this run's \
                      output is discarded");
-                Ok(())
+                Ok("refused")
             }
         }
     }
 
-    fn failed(&mut self, j: &Claimed, e: Error, lease: Lease, t0: Instant) {
+    /// Record a run that produced no output; returns the outcome.
+    fn failed(&mut self, j: &Claimed, e: Error, lease: Lease, t0: Instant) -> &'static str {
         let cause = e.msg.clone();
-        let log = |outcome: &str| {
+        let log = |outcome: &'static str| {
             tracing::warn!(job = j.id, input = %j.input, recipe = %j.recipe, attempt = j.attempts,
-                seconds = secs(t0), outcome, cause = %cause, "{outcome} {}", j.input)
+                seconds = secs(t0), outcome, cause = %cause, "{outcome} {}", j.input);
+            outcome
         };
         if e.is_interrupted() && lease == Lease::Cancelled {
             return log("cancelled");
@@ -233,9 +251,13 @@ impl Worker {
                 tracing::error!(job = j.id, input = %j.input, recipe = %j.recipe,
                     attempt = j.attempts, seconds = secs(t0), outcome, cause = %cause,
                     "{outcome} {}", j.input);
+                outcome
             }
             Ok(None) => log("refused"),
-            Err(db) => tracing::error!(job = j.id, "recording the failure ({cause}): {}", db.msg),
+            Err(db) => {
+                tracing::error!(job = j.id, "recording the failure ({cause}): {}", db.msg);
+                "abandoned"
+            }
         }
     }
 }

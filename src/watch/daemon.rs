@@ -330,6 +330,17 @@ impl Daemon {
             let idle = self.inflight.is_empty() && self.backlog.is_empty();
             let progress = self.progress_now();
             self.notifier.maybe_pet(idle, progress);
+            if let Some(m) = crate::metrics::get() {
+                let waiting = (self.backlog.len() + self.retries.len()) as i64;
+                m.depth(
+                    &[
+                        ("pending", waiting),
+                        ("running", self.inflight.len() as i64),
+                    ],
+                    None,
+                );
+                m.busy(self.inflight.len().min(1), 1);
+            }
             let status = self.status();
             self.notifier.status(&status, false);
             self.wait(self.sleep_for(now));

@@ -64,6 +64,7 @@ impl super::daemon::Daemon {
         match q.hand_over(&self.s, &item.name, &item.recipe, &self.stop) {
             Ok(id) => {
                 self.done += 1;
+                crate::metrics::get().inspect(|m| m.count("queued"));
                 tracing::info!(input = %input, recipe = %item.recipe, job = id, outcome = "queued",
                     "queued {input}");
             }

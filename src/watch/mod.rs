@@ -49,7 +49,9 @@ pub fn run(config: Option<&std::path::Path>, metrics: Option<&str>) -> Result<()
         Some(url) => Some(enqueue::Enqueuer::open(url)?),
         None => None,
     };
-    let _ = metrics;
+    if let Some(addr) = metrics.or(cfg.metrics.listen.as_deref()) {
+        crate::metrics::serve(addr, None)?;
+    }
     let mut d = daemon::Daemon::new(s.clone(), cfg, stop)?;
     d.queue = queue;
     for dir in [&s.output, &s.failed] {

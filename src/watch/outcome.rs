@@ -77,7 +77,10 @@ impl Daemon {
         self.progress += 1;
         let output = j.ctx.output.path.clone();
         match o.result {
-            Ok(_) => {
+            Ok(summary) => {
+                if let Some(m) = crate::metrics::get() {
+                    m.processed(summary.pixels, summary.pixels * j.ctx.sample_bytes());
+                }
                 if feeder::failpoint("after-commit") {
                     tracing::warn!(input = %esc(&item.name), "failpoint after-commit reached");
                     loop {

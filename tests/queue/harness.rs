@@ -58,7 +58,12 @@ impl Site {
     }
 
     pub fn worker(&self, env: &[(&str, &str)]) -> Daemon {
+        self.worker_with(&[], env)
+    }
+
+    pub fn worker_with(&self, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let mut c = self.cmd(&["worker", "--log-format", "json"]);
+        c.args(args);
         for (k, v) in env {
             c.env(k, v);
         }
