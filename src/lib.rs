@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod ops;
 pub mod plan;
 pub mod queue;
+pub mod remote;
 pub mod sink;
 pub mod watch;
 pub mod window;

@@ -21,7 +21,7 @@ const FLOORS: &[&[&str]] = &[
     &["watch", "queue"],
     &["plan"],
     &["config", "engine"],
-    &["input", "ops", "sink"],
+    &["input", "ops", "sink", "remote"],
     &["gdal"],
     &["error", "window", "metrics"],
 ];

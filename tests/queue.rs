@@ -10,4 +10,5 @@ mod admin;
 mod kill;
 mod metrics;
 mod outage;
+mod s3;
 mod watch;

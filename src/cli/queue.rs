@@ -44,6 +44,7 @@ pub fn run(c: &Command) -> Result<(), Error> {
             ..
         } => {
             let mut db = Db::open(&url(queue, &cfg)?)?;
+            crate::gdal::env::init(cfg.engine.gdal_cachemax_mb);
             let never = std::sync::atomic::AtomicBool::new(false);
             for s in crate::queue::admin::submit(&mut db, &cfg, inputs, recipe, &never)? {
                 if *json {

@@ -11,6 +11,7 @@ use crate::error::{self, job, usage, Error};
 
 use super::db::Db;
 use super::jobs;
+use crate::remote::s3::{is_s3, S3Uri};
 
 /// What one submitted input became.
 #[derive(Debug, serde::Serialize)]
@@ -42,7 +43,11 @@ pub fn submit(
     }
     let mut keyed = Vec::with_capacity(inputs.len());
     for i in inputs {
-        keyed.push(identify(i)?);
+        if is_s3(i) {
+            keyed.extend(identify_s3(i)?);
+        } else {
+            keyed.push(identify(i)?);
+        }
     }
     db.run(stop, |c| {
         let mut out = Vec::with_capacity(keyed.len());
@@ -86,6 +91,17 @@ pub fn identify(input: &str) -> Result<(String, String), Error> {
         md.mtime_nsec()
     );
     Ok((s.to_string(), fp))
+}
+
+/// Every object an `s3://` input (or pattern) names, with its fingerprint
+/// (size and ETag). A bucket that cannot be reached is a usage error.
+fn identify_s3(input: &str) -> Result<Vec<(String, String)>, Error> {
+    let bucket = S3Uri::parse(input)?.bucket;
+    crate::remote::s3::check_bucket(&bucket)?;
+    crate::remote::s3::expand(input)?
+        .into_iter()
+        .map(|u| Ok((u.to_string(), crate::remote::s3::fingerprint(&u)?)))
+        .collect()
 }
 
 /// `requeue --dead` (ids None) or `requeue ID…`.

@@ -32,6 +32,8 @@ pub struct Worker {
     q: QueueConfig,
     host: String,
     stop: Arc<AtomicBool>,
+    /// Local room for S3 inputs and outputs, removed at exit.
+    scratch: std::path::PathBuf,
 }
 
 /// Connect (exit 2 if the queue is unusable), then work until SIGTERM.
@@ -55,6 +57,17 @@ pub fn run(url: &str, cfg: Config, q: QueueConfig, metrics: Option<&str>) -> Res
             .unwrap_or_else(|_| "unknown".into()),
         std::process::id()
     );
+    // An S3 output folder must exist before any job is taken.
+    if let Some(d) = cfg.output.dir.as_ref().and_then(|d| d.to_str()) {
+        if crate::remote::s3::is_s3(d) {
+            let bucket = crate::remote::s3::S3Uri::in_dir(d, "x")?.bucket;
+            crate::remote::s3::check_bucket(&bucket).map_err(|e| e.context("[output] dir"))?;
+        }
+    }
+    let scratch = std::env::var_os("CPL_TMPDIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("tilerun-worker-{}", std::process::id()));
     tracing::info!(queue = %db.shown(), host, lease_secs = q.lease_secs, "ready");
     let mut w = Worker {
         db,
@@ -65,8 +78,10 @@ pub fn run(url: &str, cfg: Config, q: QueueConfig, metrics: Option<&str>) -> Res
         q,
         host,
         stop,
+        scratch,
     };
     w.main_loop();
+    let _ = std::fs::remove_dir_all(&w.scratch);
     tracing::info!("stopped");
     Ok(())
 }
@@ -138,12 +153,20 @@ impl Worker {
         busy.inspect(|m| m.busy(1, 1));
         let cancel = Arc::new(AtomicBool::new(false));
         self.heartbeat.hold(j.id, &j.token, Arc::clone(&cancel));
-        let res = super::run::run(&self.engine, &self.cfg, &j, &cancel, &self.stop);
+        let res = super::run::run(
+            &self.engine,
+            &self.cfg,
+            &self.scratch,
+            &j,
+            &cancel,
+            &self.stop,
+        );
         let res = match res {
             Ok(staged) => self.commit(&j, staged, t0),
             Err(e) => Err(e),
         };
         let lease = self.heartbeat.release();
+        let _ = std::fs::remove_dir_all(super::run::scratch_for(&self.scratch, &j));
         let outcome = match res {
             Ok(outcome) => outcome,
             Err(e) => self.failed(&j, e, lease, t0),
@@ -164,7 +187,7 @@ impl Worker {
             tracing::info!(job = j.id, staged = %s.staged.display(), "staged; committing after the test delay");
             std::thread::sleep(ms);
         }
-        let output = super::run::shown(&s.output);
+        let output = s.target.to_string();
         let mut placed = false;
         let never = AtomicBool::new(false);
         let res = self.db.run(&never, |c| {
@@ -173,7 +196,7 @@ impl Worker {
                 return Ok(Err(who));
             }
             if !placed {
-                if let Err(e) = super::stage::place(&s.staged, &s.output) {
+                if let Err(e) = super::run::place(&s.staged, &s.target) {
                     return Ok(Ok(Err(e)));
                 }
                 placed = true;
@@ -184,7 +207,10 @@ impl Worker {
         })?;
         match res {
             Ok(Ok(())) => {
-                let swept = super::stage::sweep(&s.output, j.id);
+                let swept = match &s.target {
+                    super::run::Target::Local(p) => super::stage::sweep(p, j.id),
+                    super::run::Target::S3(_) => 0,
+                };
                 tracing::info!(job = j.id, input = %j.input, recipe = %j.recipe, output = %output,
                     attempt = j.attempts, seconds = secs(t0), pixels = s.pixels, bytes = s.bytes,
                     swept, outcome = "done", "done {}", j.input);
