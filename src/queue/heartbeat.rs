@@ -8,8 +8,8 @@
 //! token) whether the result still counts. An operator's cancel raises the
 //! job's cancel flag; a takeover is only logged, as the commit refuses it.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -26,15 +26,16 @@ struct Hold {
 
 pub struct Heartbeat {
     tx: Option<Sender<Option<Hold>>>,
-    /// The last verdict on the current job: 0 held, 1 lost, 2 cancelled.
-    verdict: Arc<AtomicU8>,
+    /// The last verdict, and the job it is about (a beat for the previous
+    /// job may land after the next one is held).
+    verdict: Arc<Mutex<(i64, Lease)>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Heartbeat {
     pub fn spawn(mut db: Db, lease_secs: f64) -> std::io::Result<Heartbeat> {
         let (tx, rx) = crossbeam_channel::unbounded::<Option<Hold>>();
-        let verdict = Arc::new(AtomicU8::new(0));
+        let verdict = Arc::new(Mutex::new((0, Lease::Held)));
         let v = Arc::clone(&verdict);
         let every = Duration::from_secs_f64(lease_secs / 3.0);
         let thread = std::thread::Builder::new()
@@ -56,10 +57,11 @@ impl Heartbeat {
                     match res {
                         Ok(lease) => {
                             failing = false;
-                            if lease != Lease::Held && v.load(Ordering::SeqCst) == 0 {
+                            let mut v = v.lock().unwrap_or_else(|p| p.into_inner());
+                            if lease != Lease::Held && *v != (h.id, lease) {
                                 note(h, lease);
                             }
-                            v.store(lease as u8, Ordering::SeqCst);
+                            *v = (h.id, lease);
                         }
                         Err(e) => {
                             if !failing {
@@ -79,7 +81,7 @@ impl Heartbeat {
 
     /// Start renewing the lease of a job just claimed.
     pub fn hold(&self, id: i64, token: &str, cancel: Arc<AtomicBool>) {
-        self.verdict.store(0, Ordering::SeqCst);
+        *self.verdict.lock().unwrap_or_else(|p| p.into_inner()) = (id, Lease::Held);
         if let Some(tx) = &self.tx {
             let _ = tx.send(Some(Hold {
                 id,
@@ -89,14 +91,13 @@ impl Heartbeat {
         }
     }
 
-    /// Stop renewing (the job ended); returns the last verdict.
-    pub fn release(&self) -> Lease {
+    /// Stop renewing job `id` (it ended); returns the last verdict on it.
+    pub fn release(&self, id: i64) -> Lease {
         if let Some(tx) = &self.tx {
             let _ = tx.send(None);
         }
-        match self.verdict.load(Ordering::SeqCst) {
-            1 => Lease::Lost,
-            2 => Lease::Cancelled,
+        match *self.verdict.lock().unwrap_or_else(|p| p.into_inner()) {
+            (j, lease) if j == id => lease,
             _ => Lease::Held,
         }
     }

@@ -165,7 +165,7 @@ impl Worker {
             Ok(staged) => self.commit(&j, staged, t0),
             Err(e) => Err(e),
         };
-        let lease = self.heartbeat.release();
+        let lease = self.heartbeat.release(j.id);
         let _ = std::fs::remove_dir_all(super::run::scratch_for(&self.scratch, &j));
         let outcome = match res {
             Ok(outcome) => outcome,

@@ -179,3 +179,29 @@ fn an_unusable_queue_is_refused_at_start_up() {
     assert_eq!(v["reachable"], false);
     assert!(r.stdout().contains("unreachable") || v["error"].is_string());
 }
+
+#[test]
+fn cancelling_a_running_job_stops_it_and_refuses_its_result() {
+    let site = Site::new("lease_secs = 1.5");
+    let input = site.inputs(1);
+    site.submit(&input).ok();
+    let mut w = site.worker(&[("TILERUN_TEST_COMMIT_DELAY_MS", "3000")]);
+    w.wait_log(60, "the output to be staged", |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("staged"))
+    });
+    site.run(&["cancel", "1"]).ok();
+    w.wait_log(30, "the worker to learn of the cancel", |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cancelled"))
+    });
+    let refused = w.wait_log(30, "the result to be refused", |v| {
+        v["outcome"] == "refused"
+    });
+    assert_eq!(refused["state"], "cancelled");
+    w.stop();
+    assert_eq!(site.pg.count("cancelled"), 1);
+    assert!(site.out_files().is_empty(), "{:?}", site.out_files());
+}
