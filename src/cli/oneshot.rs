@@ -30,28 +30,13 @@ pub fn run(input: &Path, args: &RunArgs, common: &Common) -> Result<(), Error> {
     let engine = Engine::start(workers).map_err(|e| job(format!("starting threads: {e}")))?;
     let started = Instant::now();
     let bar = progress(&ctx, args.quiet || args.json);
-    let outcome = std::thread::scope(|s| {
-        let feeder = s.spawn(|| engine.feed(&ctx));
-        let outcome = loop {
-            match prepared.outcome.recv_timeout(Duration::from_millis(100)) {
-                Ok(o) => break Some(o),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                    if let Some(b) = &bar {
-                        let px = ctx.done_pixels.load(Ordering::Relaxed) as f64;
-                        let rate = px / started.elapsed().as_secs_f64().max(1e-3) / 1e6;
-                        b.set_position(ctx.done_windows.load(Ordering::Relaxed) as u64);
-                        b.set_message(format!("{rate:.1} Mpx/s"));
-                    }
-                    if engine.is_broken() {
-                        ctx.fail();
-                        break None;
-                    }
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break None,
-            }
-        };
-        let _ = feeder.join();
-        outcome
+    let outcome = engine.run(&ctx, &prepared.outcome, || {
+        if let Some(b) = &bar {
+            let px = ctx.done_pixels.load(Ordering::Relaxed) as f64;
+            let rate = px / started.elapsed().as_secs_f64().max(1e-3) / 1e6;
+            b.set_position(ctx.done_windows.load(Ordering::Relaxed) as u64);
+            b.set_message(format!("{rate:.1} Mpx/s"));
+        }
     });
     let n_workers = engine.workers();
     engine.shutdown();

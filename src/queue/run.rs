@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::config::Config;
 use crate::engine::job::JobError;
@@ -81,25 +80,10 @@ pub fn run(
         tracing::warn!(job = j.id, "{}: {w}", j.input);
     }
     let ctx = prepared.ctx;
-    let outcome = std::thread::scope(|s| {
-        let feeder = s.spawn(|| engine.feed(&ctx));
-        let outcome = loop {
-            match prepared.outcome.recv_timeout(Duration::from_millis(100)) {
-                Ok(o) => break Some(o),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                    if stop.load(Ordering::SeqCst) {
-                        cancel.store(true, Ordering::SeqCst);
-                    }
-                    if engine.is_broken() {
-                        ctx.fail();
-                        break None;
-                    }
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break None,
-            }
-        };
-        let _ = feeder.join();
-        outcome
+    let outcome = engine.run(&ctx, &prepared.outcome, || {
+        if stop.load(Ordering::SeqCst) {
+            cancel.store(true, Ordering::SeqCst);
+        }
     });
     let Some(outcome) = outcome else {
         return Err(job("internal error: the pipeline stopped"));
