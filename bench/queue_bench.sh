@@ -60,7 +60,7 @@ start_pg() {
         --auth-host=scram-sha-256 --auth-local=trust --no-sync >/dev/null
     # fsync stays on: the commit's durability is part of the per-job cost.
     as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w \
-        -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1" start >/dev/null
+        -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1 ${PGOPTS:-}" start >/dev/null
     URL="postgresql://tilerun:bench@127.0.0.1:$PGPORT/postgres"
 }
 

@@ -73,9 +73,12 @@ pub enum Command {
         /// Fallback poll in seconds when no NOTIFY arrives (overrides [queue] poll_secs).
         #[arg(long)]
         poll_secs: Option<f64>,
-        /// Engine threads per job (overrides [engine] workers).
+        /// Engine threads, shared by the jobs (overrides [engine] workers).
         #[arg(short = 'j', long)]
         threads: Option<usize>,
+        /// Jobs run at once (overrides [queue] jobs).
+        #[arg(long)]
+        jobs: Option<usize>,
         /// Serve Prometheus metrics on ADDR:PORT (overrides [metrics] listen).
         #[arg(long, value_name = "ADDR")]
         metrics: Option<String>,

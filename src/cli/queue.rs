@@ -67,6 +67,7 @@ pub fn run(c: &Command) -> Result<(), Error> {
             backoff_secs,
             poll_secs,
             threads,
+            jobs,
             metrics,
             ..
         } => {
@@ -77,6 +78,7 @@ pub fn run(c: &Command) -> Result<(), Error> {
                 max_attempts: max_attempts.unwrap_or(cfg.queue.max_attempts),
                 backoff_secs: backoff_secs.unwrap_or(cfg.queue.backoff_secs),
                 poll_secs: poll_secs.unwrap_or(cfg.queue.poll_secs),
+                jobs: jobs.unwrap_or(cfg.queue.jobs),
             };
             q.check().map_err(|e| usage(e.replace("[queue] ", "--")))?;
             let mut cfg = cfg;

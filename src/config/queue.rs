@@ -25,6 +25,8 @@ pub struct QueueConfig {
     pub backoff_secs: f64,
     /// Idle workers are woken by LISTEN/NOTIFY; this is the fallback poll.
     pub poll_secs: f64,
+    /// Jobs one worker process runs at once, sharing its engine threads.
+    pub jobs: usize,
 }
 
 impl Default for QueueConfig {
@@ -35,6 +37,7 @@ impl Default for QueueConfig {
             max_attempts: 3,
             backoff_secs: 5.0,
             poll_secs: 5.0,
+            jobs: 2,
         }
     }
 }
@@ -53,6 +56,9 @@ impl QueueConfig {
                     "[queue] {key} = {v}: must be a positive number of seconds"
                 ));
             }
+        }
+        if self.jobs == 0 || self.jobs > 64 {
+            return Err(format!("[queue] jobs = {}: must be 1 to 64", self.jobs));
         }
         if self.max_attempts == 0 {
             return Err("[queue] max_attempts = 0: must be at least 1".into());

@@ -75,7 +75,11 @@ pub fn run(
         }
     };
     spec.output = staged.clone();
-    let prepared = crate::plan::prepare::prepare(&spec, j.id as u64, Arc::clone(cancel))?;
+    // The engine's own id: a job reclaimed by another slot of this process
+    // (after a lease lapsed) must not share an id with its first run.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let engine_id = SEQ.fetch_add(1, Ordering::Relaxed);
+    let prepared = crate::plan::prepare::prepare(&spec, engine_id, Arc::clone(cancel))?;
     for w in &prepared.warnings {
         tracing::warn!(job = j.id, "{}: {w}", j.input);
     }

@@ -7,7 +7,7 @@
 //! log line with `outcome=` done, failed, retry, dead, refused, released
 //! or cancelled.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,33 +23,38 @@ use super::heartbeat::Heartbeat;
 use super::jobs::{self, Claimed, Lease};
 use super::run::Staged;
 
+/// One job slot: its own connections (claims and commits, LISTEN, the
+/// heartbeat's), sharing the process's engine.
 pub struct Worker {
     db: Db,
     listener: Db,
     heartbeat: Heartbeat,
-    engine: Engine,
-    cfg: Config,
+    engine: Arc<Engine>,
+    cfg: Arc<Config>,
     q: QueueConfig,
     host: String,
     stop: Arc<AtomicBool>,
     /// Local room for S3 inputs and outputs, removed at exit.
     scratch: std::path::PathBuf,
+    /// Slots busy in this process, for the busy/idle gauge.
+    busy: Arc<AtomicUsize>,
 }
 
-/// Connect (exit 2 if the queue is unusable), then work until SIGTERM.
+/// Connect (exit 2 if the queue is unusable), then run `q.jobs` slots
+/// until SIGTERM. Several slots let one job's database round trips and
+/// fsyncs overlap another's computing, as the daemon overlaps files.
 pub fn run(url: &str, cfg: Config, q: QueueConfig, metrics: Option<&str>) -> Result<(), Error> {
     let db = Db::open(url)?;
+    let slots = q.jobs.max(1);
     if let Some(addr) = metrics {
         let sample = super::status::sampler(db.another(None));
-        crate::metrics::serve(addr, Some(sample))?.busy(0, 1);
+        crate::metrics::serve(addr, Some(sample))?.busy(0, slots);
     }
-    let listener = db.another(Some("LISTEN tilerun_jobs"));
-    let heartbeat = Heartbeat::spawn(db.another(None), q.lease_secs)
-        .map_err(|e| job(format!("starting the heartbeat thread: {e}")))?;
     let stop = crate::engine::shutdown::install()
         .map_err(|e| job(format!("installing signal handlers: {e}")))?;
-    let engine =
-        Engine::start(cfg.engine.workers).map_err(|e| job(format!("starting threads: {e}")))?;
+    let engine = Arc::new(
+        Engine::start(cfg.engine.workers).map_err(|e| job(format!("starting threads: {e}")))?,
+    );
     let host = format!(
         "{}:{}",
         nix::unistd::gethostname()
@@ -68,20 +73,35 @@ pub fn run(url: &str, cfg: Config, q: QueueConfig, metrics: Option<&str>) -> Res
         .map(std::path::PathBuf::from)
         .unwrap_or_else(std::env::temp_dir)
         .join(format!("tilerun-worker-{}", std::process::id()));
-    tracing::info!(queue = %db.shown(), host, lease_secs = q.lease_secs, "ready");
-    let mut w = Worker {
-        db,
-        listener,
-        heartbeat,
-        engine,
-        cfg,
-        q,
-        host,
-        stop,
-        scratch,
-    };
-    w.main_loop();
-    let _ = std::fs::remove_dir_all(&w.scratch);
+    let (cfg, busy) = (Arc::new(cfg), Arc::new(AtomicUsize::new(0)));
+    let mut workers = Vec::with_capacity(slots);
+    for slot in 0..slots {
+        let heartbeat = Heartbeat::spawn(db.another(None), q.lease_secs)
+            .map_err(|e| job(format!("starting a heartbeat thread: {e}")))?;
+        workers.push(Worker {
+            db: db.another(None),
+            listener: db.another(Some("LISTEN tilerun_jobs")),
+            heartbeat,
+            engine: Arc::clone(&engine),
+            cfg: Arc::clone(&cfg),
+            q: q.clone(),
+            host: if slots > 1 {
+                format!("{host}/{slot}")
+            } else {
+                host.clone()
+            },
+            stop: Arc::clone(&stop),
+            scratch: scratch.clone(),
+            busy: Arc::clone(&busy),
+        });
+    }
+    tracing::info!(queue = %db.shown(), host, slots, lease_secs = q.lease_secs, "ready");
+    std::thread::scope(|s| {
+        for mut w in workers {
+            s.spawn(move || w.main_loop());
+        }
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
     tracing::info!("stopped");
     Ok(())
 }
@@ -149,8 +169,10 @@ impl Worker {
             tracing::warn!(job = j.id, input = %j.input, from = %from, attempt = j.attempts,
                 "reclaimed: the previous worker's lease expired");
         }
-        let busy = crate::metrics::get();
-        busy.inspect(|m| m.busy(1, 1));
+        let slots = self.q.jobs.max(1);
+        let metrics = crate::metrics::get();
+        let n = self.busy.fetch_add(1, Ordering::SeqCst) + 1;
+        metrics.inspect(|m| m.busy(n, slots));
         let cancel = Arc::new(AtomicBool::new(false));
         self.heartbeat.hold(j.id, &j.token, Arc::clone(&cancel));
         let res = super::run::run(
@@ -171,8 +193,9 @@ impl Worker {
             Ok(outcome) => outcome,
             Err(e) => self.failed(&j, e, lease, t0),
         };
-        if let Some(m) = busy {
-            m.busy(0, 1);
+        let n = self.busy.fetch_sub(1, Ordering::SeqCst) - 1;
+        if let Some(m) = metrics {
+            m.busy(n, slots);
             m.job(outcome, t0.elapsed().as_secs_f64());
             if j.reclaimed_from.is_some() {
                 m.reclaimed();

@@ -36,7 +36,7 @@ fn worker_metrics_count_jobs_pixels_and_the_queue() {
     assert!(status.contains("200"), "{status}");
     assert_eq!(
         sample(&before, r#"tilerun_workers{state="idle"}"#),
-        Some(1.0),
+        Some(2.0),
         "{before}"
     );
     assert_eq!(
@@ -58,7 +58,7 @@ fn worker_metrics_count_jobs_pixels_and_the_queue() {
         site.pg.count("done") == 3 && site.pg.count("failed") == 1
     });
     wait_until(10, "the worker to be idle again", || {
-        sample(&get(port, "/metrics").1, r#"tilerun_workers{state="idle"}"#) == Some(1.0)
+        sample(&get(port, "/metrics").1, r#"tilerun_workers{state="idle"}"#) == Some(2.0)
     });
     let (_, after) = get(port, "/metrics");
     let n = |name: &str| sample(&after, name).unwrap_or_else(|| panic!("{name} in {after}"));
