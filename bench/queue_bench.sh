@@ -13,6 +13,8 @@
 #   TILERUN    binary (default target/release/tilerun; built if missing)
 #   N          small jobs for the overhead run (default 500)
 #   SCALE_N    jobs for the scaling run (default 16, each a 2048² crop)
+#   JOBS       --jobs of the worker in the overhead run (default 4: as many
+#              files in flight as the daemon keeps on 2 cores, roughly)
 #   DATA       folder with scene.tif from bench/gen_inputs.py (default
 #              bench/data; generated if missing)
 #   MOTO       moto_server (default .venv/moto/bin/moto_server: make test-deps)
@@ -29,6 +31,7 @@ ROOT=$PWD
 PY=/usr/bin/python3
 N=${N:-500}
 SCALE_N=${SCALE_N:-16}
+JOBS=${JOBS:-4}
 DATA=${DATA:-bench/data}
 MOTO=${MOTO:-.venv/moto/bin/moto_server}
 TILERUN=${TILERUN:-target/release/tilerun}
@@ -41,10 +44,11 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tilerun-queue-bench.XXXXXX")
 chmod 755 "$WORK"
-PIDS=()
+PIDS=()      # workers and daemons, stopped after each run
+SERVERS=()   # moto, stopped at exit
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}" "${SERVERS[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
     [ -d "$WORK/pg" ] && as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
@@ -149,16 +153,16 @@ EOF
     # The queue: N submitted, one worker.
     config "$site/q.toml" "$site/out"
     "$TILERUN" submit --config "$site/q.toml" --recipe ndvi "$site"/in/*.tif > /dev/null
-    start_worker "$site/q.toml" "$site/worker.log"
+    start_worker "$site/q.toml" "$site/worker.log" --jobs "$JOBS"
     wait_done "$N"
     local tq; tq=$(span)
     stop_workers
-    "$PY" - "$N" "$tw" "$tq" <<'EOF'
+    "$PY" - "$N" "$tw" "$tq" "$JOBS" <<'EOF'
 import sys
 n, tw, tq = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 print(f"overhead: {n} jobs of 300x200x4 UInt16 -> NDVI Float32, engine threads = cores")
 print(f"  tilerun watch (local)   {tw:7.2f} s  ({tw / n * 1000:6.1f} ms/job)")
-print(f"  tilerun worker (queue)  {tq:7.2f} s  ({tq / n * 1000:6.1f} ms/job)")
+print(f"  tilerun worker (queue)  {tq:7.2f} s  ({tq / n * 1000:6.1f} ms/job), --jobs {sys.argv[4]}")
 print(f"  added per job           {(tq - tw) / n * 1000:6.1f} ms  (target <= 10 ms)")
 EOF
 }
@@ -199,7 +203,7 @@ s3() {
     local site=$WORK/s3; rm -rf "$site"; mkdir -p "$site"/{in,out}
     local port; port=$(free_port)
     "$MOTO" -H 127.0.0.1 -p "$port" > "$site/moto.log" 2>&1 &
-    PIDS+=($!)
+    SERVERS+=($!)
     until "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $port))" 2>/dev/null; do sleep 0.1; done
     export AWS_S3_ENDPOINT=127.0.0.1:$port AWS_HTTPS=NO AWS_VIRTUAL_HOSTING=FALSE \
         AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench

@@ -14,21 +14,36 @@ use std::path::Path;
 /// tilerun keeps GDAL's network access off (`CPL_VSIL_CURL_ALLOWED_EXTENSIONS
 /// = NONE` in [`super::env`]), so nothing inside a file can make GDAL fetch
 /// a URL. Each call here lets exactly one path through, on this thread,
-/// for its own duration.
+/// for its own duration: `/vsis3/` honours `…_ALLOWED_FILENAME` (an exact
+/// match); `/vsis3_streaming/` only `…_ALLOWED_EXTENSIONS` (a suffix
+/// match on ", "-separated tokens, against the name without the handler's
+/// prefix), so there `bucket/key` is the one "extension" allowed.
 struct Allow;
+
+const FILENAME: &str = "CPL_VSIL_CURL_ALLOWED_FILENAME";
+const EXTENSIONS: &str = "CPL_VSIL_CURL_ALLOWED_EXTENSIONS";
 
 impl Allow {
     fn only(path: &str) -> Allow {
-        let _ =
-            gdal::config::set_thread_local_config_option("CPL_VSIL_CURL_ALLOWED_FILENAME", path);
+        let _ = gdal::config::set_thread_local_config_option(FILENAME, path);
+        if let Some(rest) = path.strip_prefix("/vsis3_streaming/") {
+            let _ = gdal::config::set_thread_local_config_option(EXTENSIONS, rest);
+        }
         Allow
     }
 }
 
 impl Drop for Allow {
     fn drop(&mut self) {
-        let _ = gdal::config::clear_thread_local_config_option("CPL_VSIL_CURL_ALLOWED_FILENAME");
+        let _ = gdal::config::clear_thread_local_config_option(FILENAME);
+        let _ = gdal::config::clear_thread_local_config_option(EXTENSIONS);
     }
+}
+
+/// Whether [`download`] can take `path` through the streaming handler
+/// (whose allow-list is split on spaces and commas).
+pub fn streamable(path: &str) -> bool {
+    !path.contains([' ', ','])
 }
 
 fn c(path: &str) -> Result<CString, String> {

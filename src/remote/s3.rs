@@ -61,6 +61,12 @@ impl S3Uri {
         format!("/vsis3/{}/{}", self.bucket, self.key)
     }
 
+    /// The GDAL path for reading it once, start to end, in one GET
+    /// (`/vsis3/` reads by ranges: 30× slower for a whole-file copy).
+    pub fn vsi_streaming(&self) -> String {
+        format!("/vsis3_streaming/{}/{}", self.bucket, self.key)
+    }
+
     /// The object's name (after the last /).
     pub fn name(&self) -> &str {
         self.key.rsplit('/').next().unwrap_or(&self.key)
@@ -161,7 +167,11 @@ pub fn download(uri: &S3Uri, to: &Path) -> Result<u64, Error> {
     if vsi::stat(&uri.vsi()).is_none() {
         return Err(missing(uri, ""));
     }
-    vsi::download(&uri.vsi(), to).map_err(|e| transient(format!("{uri}: {e}")))
+    let src = match uri.vsi_streaming() {
+        s if vsi::streamable(&s) => s,
+        _ => uri.vsi(),
+    };
+    vsi::download(&src, to).map_err(|e| transient(format!("{uri}: {e}")))
 }
 
 /// Upload the local file `from` as `uri`; the key appears only when the
