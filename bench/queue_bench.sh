@@ -183,7 +183,7 @@ scaling() {
         sql "TRUNCATE tilerun.jobs" >/dev/null
         rm -f "$site"/out/*
         "$TILERUN" submit --config "$site/q.toml" --recipe ndvi "$site"/in/*.tif > /dev/null
-        for w in $(seq 1 "$workers"); do start_worker "$site/q.toml" "$site/w$w.log" -j 1; done
+        for w in $(seq 1 "$workers"); do start_worker "$site/q.toml" "$site/w$w.log" -j 1 --jobs 1; done
         wait_done "$SCALE_N"
         t+=("$(span)")
         stop_workers
@@ -191,7 +191,7 @@ scaling() {
     "$PY" - "$SCALE_N" "${t[@]}" <<'EOF'
 import sys
 n, t1, t2 = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-print(f"scaling: {n} jobs of 2048x2048x4 UInt16 -> NDVI, single-thread workers (-j 1)")
+print(f"scaling: {n} jobs of 2048x2048x4 UInt16 -> NDVI, single-thread workers (-j 1 --jobs 1)")
 print(f"  1 worker   {t1:7.2f} s")
 print(f"  2 workers  {t2:7.2f} s")
 print(f"  speed-up   {t1 / t2:7.2f}x  (target >= 1.8x)")
