@@ -7,7 +7,7 @@
 # at least 1.8x one, on a 2-core box; (3) an 8192² NDVI with input and
 # output on a loopback S3 server within 1.3x of the local-file time.
 #
-# Usage: bench/queue_bench.sh [overhead] [scaling] [s3]    (default: all)
+# Usage: bench/queue_bench.sh [overhead] [scaling] [s3] [wake]    (default: all)
 #
 # Environment:
 #   TILERUN    binary (default target/release/tilerun; built if missing)
@@ -36,7 +36,7 @@ DATA=${DATA:-bench/data}
 MOTO=${MOTO:-.venv/moto/bin/moto_server}
 TILERUN=${TILERUN:-target/release/tilerun}
 SECTIONS=("$@")
-[ ${#SECTIONS[@]} -eq 0 ] && SECTIONS=(overhead scaling s3)
+[ ${#SECTIONS[@]} -eq 0 ] && SECTIONS=(overhead scaling s3 wake)
 
 [ -x "$TILERUN" ] || cargo build --release --locked >&2
 TILERUN=$(realpath "$TILERUN")
@@ -167,6 +167,24 @@ print(f"  added per job           {(tq - tw) / n * 1000:6.1f} ms  (target <= 10 
 EOF
 }
 
+# How soon an idle worker starts a submitted job (NOTIFY, poll 60 s).
+wake() {
+    local site=$WORK/wake; rm -rf "$site"; mkdir -p "$site"/{in,out}
+    sql "TRUNCATE tilerun.jobs" >/dev/null
+    config "$site/q.toml" "$site/out"
+    start_worker "$site/q.toml" "$site/worker.log" --poll-secs 60
+    local lat=()
+    for i in 1 2 3 4 5; do
+        cp fixtures/scene_small.tif "$site/in/w$i.tif"
+        sleep 1
+        "$TILERUN" submit --config "$site/q.toml" --recipe ndvi "$site/in/w$i.tif" > /dev/null
+        wait_done "$i"
+        lat+=("$(sql "SELECT round(extract(epoch FROM started_at - created_at)::numeric * 1000, 1) FROM tilerun.jobs WHERE input LIKE '%/w$i.tif'")")
+    done
+    stop_workers
+    echo "wake: idle worker (poll 60 s), submit -> claim: ${lat[*]} ms  (target <= 100 ms)"
+}
+
 ensure_scene() {
     [ -f "$DATA/scene.tif" ] || "$PY" bench/gen_inputs.py "$DATA"
 }
@@ -262,6 +280,7 @@ for s in "${SECTIONS[@]}"; do
         overhead) overhead ;;
         scaling) scaling ;;
         s3) s3 ;;
-        *) echo "unknown section $s (overhead, scaling, s3)" >&2; exit 2 ;;
+        wake) wake ;;
+        *) echo "unknown section $s (overhead, scaling, s3, wake)" >&2; exit 2 ;;
     esac
 done

@@ -205,3 +205,37 @@ fn cancelling_a_running_job_stops_it_and_refuses_its_result() {
     assert_eq!(site.pg.count("cancelled"), 1);
     assert!(site.out_files().is_empty(), "{:?}", site.out_files());
 }
+
+#[test]
+fn workers_starting_at_once_create_the_schema_once() {
+    let site = Site::new("");
+    let starts: Vec<_> = (0..4)
+        .map(|_| site.cmd(&["status", "--json"]).spawn().unwrap())
+        .collect();
+    for mut c in starts {
+        assert!(c.wait().unwrap().success());
+    }
+    assert_eq!(
+        site.pg
+            .sql("SELECT count(*), max(version) FROM tilerun.schema_version"),
+        "1|1"
+    );
+}
+
+#[test]
+fn an_idle_worker_wakes_on_notify_not_the_poll() {
+    let site = Site::new("poll_secs = 120");
+    let mut w = site.worker(&[]);
+    // Let the worker finish its first (empty) claim and go to sleep.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    site.submit(&site.inputs(1)).ok();
+    // Far sooner than the 120 s poll: only the NOTIFY can have woken it.
+    w.wait_log(30, "the job to be done", |v| v["outcome"] == "done");
+    let waited: f64 = site
+        .pg
+        .sql("SELECT extract(epoch FROM started_at - created_at) FROM tilerun.jobs")
+        .parse()
+        .unwrap();
+    assert!(waited < 30.0, "{waited}");
+    w.stop();
+}
