@@ -66,7 +66,7 @@ pub struct Daemon {
     pub(super) last_extend: Option<Instant>,
     pub(super) next_settle: Option<Instant>,
     /// `[queue] url` set: claimed files go to the shared queue instead.
-    pub(super) queue: Option<super::enqueue::Enqueuer>,
+    pub(super) queue: Option<crate::queue::Db>,
 }
 
 impl Daemon {

@@ -17,39 +17,33 @@ use crate::config::Config;
 use crate::error::{self, Error};
 use crate::queue::Db;
 
-pub struct Enqueuer {
-    db: Db,
+/// Connect; an unusable queue is a start-up error (exit 2).
+pub fn open(url: &str) -> Result<Db, Error> {
+    let db = Db::open(url)?;
+    tracing::info!(queue = %db.shown(), "handing claimed files to the queue");
+    Ok(db)
 }
 
-impl Enqueuer {
-    /// Connect; an unusable queue is a start-up error (exit 2).
-    pub fn open(url: &str) -> Result<Enqueuer, Error> {
-        let db = Db::open(url)?;
-        tracing::info!(queue = %db.shown(), "handing claimed files to the queue");
-        Ok(Enqueuer { db })
-    }
-
-    /// Move work/NAME into done/ and queue it; returns the job id.
-    pub fn hand_over(
-        &mut self,
-        s: &Settings,
-        name: &OsStr,
-        recipe: &str,
-        stop: &AtomicBool,
-    ) -> Result<i64, Error> {
-        let from = s.work.join(name);
-        let at = claim::move_into(&from, &s.done)
-            .map_err(|e| error::io("moving into done/", &from, e))?;
-        let input = at.to_string_lossy().into_owned();
-        // The rules were checked against the recipes at start-up.
-        let cfg = Config::default();
-        match crate::queue::admin::submit(&mut self.db, &cfg, &[input], recipe, stop) {
-            Ok(jobs) => Ok(jobs.first().map_or(0, |j| j.id)),
-            Err(e) => {
-                // Not queued: back to work/, where the next start finds it.
-                let _ = claim::rename_noreplace(&at, &from);
-                Err(e)
-            }
+/// Move work/NAME into done/ and queue it; returns the job id.
+fn hand_over(
+    db: &mut Db,
+    s: &Settings,
+    name: &OsStr,
+    recipe: &str,
+    stop: &AtomicBool,
+) -> Result<i64, Error> {
+    let from = s.work.join(name);
+    let at =
+        claim::move_into(&from, &s.done).map_err(|e| error::io("moving into done/", &from, e))?;
+    let input = at.to_string_lossy().into_owned();
+    // The rules were checked against the recipes at start-up.
+    let cfg = Config::default();
+    match crate::queue::admin::submit(db, &cfg, &[input], recipe, stop) {
+        Ok(jobs) => Ok(jobs.first().map_or(0, |j| j.id)),
+        Err(e) => {
+            // Not queued: back to work/, where the next start finds it.
+            let _ = claim::rename_noreplace(&at, &from);
+            Err(e)
         }
     }
 }
@@ -57,11 +51,11 @@ impl Enqueuer {
 impl super::daemon::Daemon {
     /// Queue mode's replacement for feeding the engine.
     pub(super) fn hand_over(&mut self, item: super::feeder::Item) {
-        let Some(q) = self.queue.as_mut() else {
+        let Some(db) = self.queue.as_mut() else {
             return;
         };
         let input = super::scan::esc(&item.name);
-        match q.hand_over(&self.s, &item.name, &item.recipe, &self.stop) {
+        match hand_over(db, &self.s, &item.name, &item.recipe, &self.stop) {
             Ok(id) => {
                 self.done += 1;
                 crate::metrics::get().inspect(|m| m.count("queued"));

@@ -46,7 +46,7 @@ pub fn run(config: Option<&std::path::Path>, metrics: Option<&str>) -> Result<()
     // Order matters: the watch exists before anything is listed, so a file
     // that lands during start-up is seen by the watch, the scan, or both.
     let queue = match &cfg.queue.url {
-        Some(url) => Some(enqueue::Enqueuer::open(url)?),
+        Some(url) => Some(enqueue::open(url)?),
         None => None,
     };
     if let Some(addr) = metrics.or(cfg.metrics.listen.as_deref()) {
