@@ -8,13 +8,29 @@ SHELL := /bin/bash
 CARGO ?= cargo
 APT_PACKAGES := libgdal-dev gdal-bin python3-gdal pkgconf
 BENCH_PACKAGES := hyperfine time
+# The queue and S3 tests start a throwaway PostgreSQL cluster and a local
+# S3 server (moto, from PyPI, in its own venv so the system Python stays
+# untouched; no stdin needed, works as root).
+TEST_PACKAGES := postgresql python3-venv
+MOTO := moto[server]==5.2.5
+MOTO_VENV := .venv/moto
 OUT ?= out
 
-.PHONY: deps bench-deps build run test lint fixtures bench fuzz clean
+.PHONY: deps test-deps bench-deps build run test lint fixtures bench fuzz clean
 
 # Install only what is missing, so a warm box does not touch apt at all.
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-missing PKGS="$(APT_PACKAGES)"
+
+test-deps: deps
+	@$(MAKE) --no-print-directory apt-missing PKGS="$(TEST_PACKAGES)"
+	@[ -x $(MOTO_VENV)/bin/moto_server ] || { \
+	  /usr/bin/python3 -m venv $(MOTO_VENV) && \
+	  $(MOTO_VENV)/bin/pip install -q --disable-pip-version-check '$(MOTO)' < /dev/null; }
+
+.PHONY: apt-missing
+apt-missing:
+	@missing=""; for p in $(PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -41,8 +57,8 @@ lint: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-test: lint
-	$(CARGO) test --locked
+test: lint test-deps
+	TILERUN_MOTO_SERVER=$(CURDIR)/$(MOTO_VENV)/bin/moto_server $(CARGO) test --locked
 
 # Regenerate the small committed fixtures (deterministic).
 fixtures: deps

@@ -3,10 +3,12 @@
 //! Folders by stage; imports run one way (checked by `tests/layout.rs`):
 //!
 //! ```text
-//! main ─▶ cli ─▶ watch ─▶ plan ─▶ engine ─▶ {input, ops, sink} ─▶ gdal
-//!                  └──────────────▶ config (read by cli, watch and plan)
+//! main ─▶ cli ─▶ {watch, queue} ─▶ plan ─▶ engine ─▶ {input, ops, sink, remote} ─▶ gdal
+//!                  └──────────────▶ config (read by cli, watch, queue and plan)
 //! ```
-//! `error` and `window` are leaves every stage may use. See the README's
+//! `queue` is the PostgreSQL job queue (`watch` hands files to it when
+//! configured), `remote` is S3. `error`, `window` and `metrics` are leaves
+//! every stage may use. See the README's
 //! architecture map for what flows between the stages.
 
 pub mod cli;
@@ -15,8 +17,11 @@ pub mod engine;
 pub mod error;
 pub mod gdal;
 pub mod input;
+pub mod metrics;
 pub mod ops;
 pub mod plan;
+pub mod queue;
+pub mod remote;
 pub mod sink;
 pub mod watch;
 pub mod window;

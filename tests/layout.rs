@@ -18,12 +18,12 @@ use crate::util::root;
 /// file-level check.
 const FLOORS: &[&[&str]] = &[
     &["cli"],
-    &["watch"],
+    &["watch", "queue"],
     &["plan"],
     &["config", "engine"],
-    &["input", "ops", "sink"],
+    &["input", "ops", "sink", "remote"],
     &["gdal"],
-    &["error", "window"],
+    &["error", "window", "metrics"],
 ];
 
 fn floor(stage: &str) -> usize {

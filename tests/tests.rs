@@ -13,6 +13,7 @@ mod inputs;
 mod layout;
 mod oneshot;
 mod publish;
+mod queue;
 mod sets;
 mod signals;
 mod terrain;

@@ -3,7 +3,7 @@
 //! the promise of the issue: no file is lost, repeated or half-written,
 //! whatever arrives how, and whatever kills the daemon when.
 
-mod harness;
+pub mod harness;
 mod notify;
 
 mod crash;

@@ -51,7 +51,90 @@ pub enum Command {
     Watch {
         #[command(flatten)]
         common: Common,
+        /// Serve Prometheus metrics on ADDR:PORT (overrides [metrics] listen).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
     },
+    /// Queue inputs for the workers (one job per input and recipe).
+    Submit {
+        /// Input rasters: paths on storage the workers share.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+        /// The recipe to run (from the workers' config).
+        #[arg(short, long)]
+        recipe: String,
+        #[command(flatten)]
+        queue: QueueArgs,
+        /// One JSON line per job on stdout.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Take jobs from the queue and run them until SIGTERM.
+    Worker {
+        #[command(flatten)]
+        queue: QueueArgs,
+        /// Seconds a claim lasts without a heartbeat (overrides [queue] lease_secs).
+        #[arg(long)]
+        lease_secs: Option<f64>,
+        /// Claims per job before it is dead (overrides [queue] max_attempts).
+        #[arg(long)]
+        max_attempts: Option<u32>,
+        /// First retry delay in seconds, doubling (overrides [queue] backoff_secs).
+        #[arg(long)]
+        backoff_secs: Option<f64>,
+        /// Fallback poll in seconds when no NOTIFY arrives (overrides [queue] poll_secs).
+        #[arg(long)]
+        poll_secs: Option<f64>,
+        /// Engine threads, shared by the jobs (overrides [engine] workers).
+        #[arg(short = 'j', long)]
+        threads: Option<usize>,
+        /// Jobs run at once (overrides [queue] jobs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Serve Prometheus metrics on ADDR:PORT (overrides [metrics] listen).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// What the queue holds: counts, oldest pending, running jobs, recent failures.
+    Status {
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Put dead (or, by id, failed) jobs back to pending with fresh attempts.
+    Requeue {
+        /// Every dead job.
+        #[arg(long, conflicts_with = "ids", required_unless_present = "ids")]
+        dead: bool,
+        ids: Vec<i64>,
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Cancel pending or running jobs.
+    Cancel {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// postgresql://USER:PASSWORD@HOST:PORT/DB (overrides [queue] url).
+    #[arg(long, env = "TILERUN_QUEUE", hide_env_values = true)]
+    pub queue: Option<String>,
 }
 
 /// Where `watch` is set up: the config keys, so `--help` is a starting point.

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod logging;
 pub mod oneshot;
+pub mod queue;
 
 use std::process::ExitCode;
 
@@ -20,8 +21,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse_from(args::gdal_spellings(std::env::args_os()));
     // The daemon logs to journald when there is one; the CLI to stderr.
     match &cli.command {
-        Some(Command::Watch { common }) => {
+        Some(Command::Watch { common, .. } | Command::Worker { common, .. }) => {
             crate::watch::log::init(common.verbose, common.log_format)
+        }
+        Some(c) => {
+            let common = queue::common(c);
+            logging::init(common.verbose, common.log_format)
         }
         None => logging::init(cli.common.verbose, cli.common.log_format),
     }
@@ -40,7 +45,10 @@ pub fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
-        Some(Command::Watch { common }) => crate::watch::run(common.config.as_deref()),
+        Some(Command::Watch { common, metrics }) => {
+            crate::watch::run(common.config.as_deref(), metrics.as_deref())
+        }
+        Some(c) => queue::run(c),
         None => oneshot::run(&cli.input, &cli.run, &cli.common),
     }
 }

@@ -34,28 +34,13 @@ pub fn run(files: &[PathBuf], args: &RunArgs, common: &Common) -> Result<(), Err
     let engine = Engine::start(workers).map_err(|e| job(format!("starting threads: {e}")))?;
     let started = Instant::now();
     let bar = progress(&ctx, args.quiet || args.json);
-    let outcome = std::thread::scope(|s| {
-        let feeder = s.spawn(|| engine.feed(&ctx));
-        let outcome = loop {
-            match prepared.outcome.recv_timeout(Duration::from_millis(100)) {
-                Ok(o) => break Some(o),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                    if let Some(b) = &bar {
-                        let px = ctx.done_pixels.load(Ordering::Relaxed) as f64;
-                        let rate = px / started.elapsed().as_secs_f64().max(1e-3) / 1e6;
-                        b.set_position(ctx.done_windows.load(Ordering::Relaxed) as u64);
-                        b.set_message(format!("{rate:.1} Mpx/s"));
-                    }
-                    if engine.is_broken() {
-                        ctx.fail();
-                        break None;
-                    }
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break None,
-            }
-        };
-        let _ = feeder.join();
-        outcome
+    let outcome = engine.run(&ctx, &prepared.outcome, || {
+        if let Some(b) = &bar {
+            let px = ctx.done_pixels.load(Ordering::Relaxed) as f64;
+            let rate = px / started.elapsed().as_secs_f64().max(1e-3) / 1e6;
+            b.set_position(ctx.done_windows.load(Ordering::Relaxed) as u64);
+            b.set_message(format!("{rate:.1} Mpx/s"));
+        }
     });
     let n_workers = engine.workers();
     engine.shutdown();
@@ -80,22 +65,7 @@ pub fn run(files: &[PathBuf], args: &RunArgs, common: &Common) -> Result<(), Err
             }
             if args.json {
                 // Uncompressed input bytes the op read: its bands at their own sample size.
-                let sample_bytes: f64 = ctx
-                    .op
-                    .slots()
-                    .iter()
-                    .map(|s| {
-                        let r = &ctx.inputs[s.input];
-                        let t = r.meta.bands[s.band - 1].gdal_type;
-                        // A coarser input has fewer pixels per output pixel.
-                        let k = if r.ratio.coarser {
-                            r.ratio.k * r.ratio.k
-                        } else {
-                            1
-                        };
-                        crate::gdal::ffi::type_size(t) as f64 / k as f64
-                    })
-                    .sum();
+                let sample_bytes = ctx.sample_bytes();
                 let bytes_in = summary.pixels as f64 * sample_bytes;
                 let warnings: Vec<&String> = prepared
                     .warnings

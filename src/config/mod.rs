@@ -18,6 +18,7 @@ use crate::sink::overviews::Levels;
 use crate::sink::spec::Format;
 
 mod folders;
+pub mod queue;
 mod spans;
 pub mod watch;
 
@@ -39,6 +40,12 @@ pub struct Config {
     /// `tilerun watch` settings; see [`crate::config::watch`].
     #[serde(default)]
     pub watch: Option<watch::WatchConfig>,
+    /// The shared job queue; see [`crate::config::queue`].
+    #[serde(default)]
+    pub queue: queue::QueueConfig,
+    /// The Prometheus endpoint of `watch` and `worker`.
+    #[serde(default)]
+    pub metrics: queue::MetricsConfig,
     /// Where the file came from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -269,6 +276,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         format!("{place}{}", e.to_string().trim_end())
     })?;
     cfg.text = text.to_string();
+    cfg.queue.check()?;
     for (name, r) in &cfg.recipes {
         if r.expr.is_some() == r.op.is_some() {
             let line =

@@ -125,6 +125,26 @@ impl JobCtx {
         &self.inputs[self.grid].meta
     }
 
+    /// Uncompressed input bytes the op reads per output pixel: its bands at
+    /// their own sample size (a coarser input has fewer pixels per output
+    /// pixel).
+    pub fn sample_bytes(&self) -> f64 {
+        self.op
+            .slots()
+            .iter()
+            .map(|s| {
+                let r = &self.inputs[s.input];
+                let t = r.meta.bands[s.band - 1].gdal_type;
+                let k = if r.ratio.coarser {
+                    r.ratio.k * r.ratio.k
+                } else {
+                    1
+                };
+                crate::gdal::ffi::type_size(t) as f64 / k as f64
+            })
+            .sum()
+    }
+
     /// True once the job should do no more work.
     pub fn stopped(&self) -> bool {
         self.failed.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed)

@@ -123,6 +123,35 @@ impl Engine {
         }
     }
 
+    /// Feed `job` and wait for its outcome, calling `tick` every 100 ms
+    /// meanwhile (progress, cancellation). None if the pipeline died.
+    pub fn run(
+        &self,
+        job: &Arc<JobCtx>,
+        outcome: &crossbeam_channel::Receiver<crate::engine::job::Outcome>,
+        mut tick: impl FnMut(),
+    ) -> Option<crate::engine::job::Outcome> {
+        use crossbeam_channel::RecvTimeoutError;
+        std::thread::scope(|s| {
+            let feeder = s.spawn(|| self.feed(job));
+            let outcome = loop {
+                match outcome.recv_timeout(Duration::from_millis(100)) {
+                    Ok(o) => break Some(o),
+                    Err(RecvTimeoutError::Timeout) => {
+                        tick();
+                        if self.is_broken() {
+                            job.fail();
+                            break None;
+                        }
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break None,
+                }
+            };
+            let _ = feeder.join();
+            outcome
+        })
+    }
+
     /// True if a pipeline thread died outside its panic handling.
     pub fn is_broken(&self) -> bool {
         self.broken.load(Ordering::SeqCst)

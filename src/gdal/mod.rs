@@ -6,3 +6,4 @@ pub mod env;
 pub mod ffi;
 pub mod libtiff;
 pub mod rasterio;
+pub mod vsi;

@@ -68,6 +68,8 @@ pub struct Daemon {
     pub(super) last_extend: Option<Instant>,
     pub(super) next_settle: Option<Instant>,
     pub(super) sets: super::sets::Sets,
+    /// `[queue] url` set: claimed files go to the shared queue instead.
+    pub(super) queue: Option<crate::queue::Db>,
 }
 
 impl Daemon {
@@ -123,6 +125,7 @@ impl Daemon {
             last_extend: None,
             next_settle: None,
             sets,
+            queue: None,
         })
     }
 
@@ -139,6 +142,9 @@ impl Daemon {
     }
 
     pub(super) fn send(&mut self, item: Item) {
+        if self.queue.is_some() {
+            return self.hand_over(item);
+        }
         if let Some(f) = &self.feeder {
             if f.items.send(item.clone()).is_ok() {
                 self.inflight.insert(item.id, Running { item, job: None });
@@ -340,6 +346,17 @@ impl Daemon {
             let idle = self.inflight.is_empty() && self.backlog.is_empty();
             let progress = self.progress_now();
             self.notifier.maybe_pet(idle, progress);
+            if let Some(m) = crate::metrics::get() {
+                let waiting = (self.backlog.len() + self.retries.len()) as i64;
+                m.depth(
+                    &[
+                        ("pending", waiting),
+                        ("running", self.inflight.len() as i64),
+                    ],
+                    None,
+                );
+                m.busy(self.inflight.len().min(1), 1);
+            }
             let status = self.status();
             self.notifier.status(&status, false);
             self.wait(self.sleep_for(now));

@@ -45,6 +45,9 @@ pub struct Record<'a> {
 }
 
 pub fn log(r: &Record, v: Verdict, retry_in: Option<Duration>) {
+    if let Some(m) = crate::metrics::get() {
+        m.job(v.as_str(), r.seconds);
+    }
     let input = esc(r.name);
     let output = r.output.map(|p| esc(p.as_os_str())).unwrap_or_default();
     let seconds = (r.seconds * 1000.0).round() / 1000.0;

@@ -17,6 +17,7 @@
 
 pub mod claim;
 pub mod daemon;
+mod enqueue;
 pub mod errors;
 pub mod feeder;
 pub mod finish;
@@ -34,7 +35,7 @@ use std::time::Instant;
 use crate::error::{job, usage, Error};
 
 /// Run the daemon until SIGTERM/SIGINT; Ok(()) after a graceful stop.
-pub fn run(config: Option<&std::path::Path>) -> Result<(), Error> {
+pub fn run(config: Option<&std::path::Path>, metrics: Option<&str>) -> Result<(), Error> {
     let cfg_path = crate::config::locate(config).map_err(usage)?;
     let mut cfg = crate::config::load(cfg_path.as_deref()).map_err(usage)?;
     // The whole config is checked before anything exists on disk: every
@@ -50,7 +51,15 @@ pub fn run(config: Option<&std::path::Path>) -> Result<(), Error> {
         .map_err(|e| job(format!("installing signal handlers: {e}")))?;
     // Order matters: the watch exists before anything is listed, so a file
     // that lands during start-up is seen by the watch, the scan, or both.
+    let queue = match &cfg.queue.url {
+        Some(url) => Some(enqueue::open(url)?),
+        None => None,
+    };
+    if let Some(addr) = metrics.or(cfg.metrics.listen.as_deref()) {
+        crate::metrics::serve(addr, None)?;
+    }
     let mut d = daemon::Daemon::new(s.clone(), cfg, stop)?;
+    d.queue = queue;
     for dir in [&s.output, &s.failed] {
         for p in claim::sweep_temps(dir) {
             tracing::info!(path = %scan::esc(p.as_os_str()), "removed a stray temp file");

@@ -81,6 +81,12 @@ impl Daemon {
         match o.result {
             Ok(summary) => {
                 warnings.extend(summary.warnings(&j.ctx.output));
+                if let Some(m) = crate::metrics::get() {
+                    m.processed(
+                        summary.pixels,
+                        (summary.pixels as f64 * j.ctx.sample_bytes()) as u64,
+                    );
+                }
                 if feeder::failpoint("after-commit") {
                     tracing::warn!(input = %esc(&item.name), "failpoint after-commit reached");
                     loop {

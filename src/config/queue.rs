@@ -1,0 +1,82 @@
+//! The `[queue]` and `[metrics]` tables: where the shared job queue lives
+//! and how workers treat leases, retries and idle time; where the
+//! Prometheus endpoint listens. Flags (`--queue`, `--metrics`, …) override
+//! them; the checks that need the network (can the database be reached?)
+//! are made by `crate::queue` at start-up.
+
+use serde::Deserialize;
+
+/// `[queue]` as written in config.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// `postgresql://user:password@host:port/db`; unset = no queue
+    /// (`tilerun watch` then runs files itself).
+    pub url: Option<String>,
+    /// How long a claim lasts without a heartbeat; a worker renews it every
+    /// third of this while it works, so a hung or dead host loses its job
+    /// after at most this long.
+    pub lease_secs: f64,
+    /// Claims per job before it is dead (crashes and transient errors count;
+    /// bad input fails at once).
+    pub max_attempts: u32,
+    /// First retry delay after a transient error; doubles per attempt,
+    /// capped at 10 minutes.
+    pub backoff_secs: f64,
+    /// Idle workers are woken by LISTEN/NOTIFY; this is the fallback poll.
+    pub poll_secs: f64,
+    /// Jobs one worker process runs at once, sharing its engine threads.
+    pub jobs: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            url: None,
+            lease_secs: 60.0,
+            max_attempts: 3,
+            backoff_secs: 5.0,
+            poll_secs: 5.0,
+            jobs: 2,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Refuse values no worker can honour, naming the key.
+    pub fn check(&self) -> Result<(), String> {
+        let positive = [
+            ("lease_secs", self.lease_secs),
+            ("backoff_secs", self.backoff_secs),
+            ("poll_secs", self.poll_secs),
+        ];
+        for (key, v) in positive {
+            if !(v.is_finite() && v > 0.0 && v < 1e7) {
+                return Err(format!(
+                    "[queue] {key} = {v}: must be a positive number of seconds"
+                ));
+            }
+        }
+        if self.jobs == 0 || self.jobs > 64 {
+            return Err(format!("[queue] jobs = {}: must be 1 to 64", self.jobs));
+        }
+        if self.max_attempts == 0 {
+            return Err("[queue] max_attempts = 0: must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Delay before attempt `next` (2 = the first retry).
+    pub fn backoff_for(&self, next: u32) -> std::time::Duration {
+        let secs = self.backoff_secs * 2f64.powi(next.saturating_sub(2).min(20) as i32);
+        std::time::Duration::from_secs_f64(secs.min(600.0))
+    }
+}
+
+/// `[metrics]`: the Prometheus endpoint of `watch` and `worker`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `ADDR:PORT` to serve `/metrics` on; unset = no endpoint.
+    pub listen: Option<String>,
+}

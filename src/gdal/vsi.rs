@@ -1,0 +1,215 @@
+//! GDAL's virtual file system for object storage (`/vsis3/`): stat, HTTP
+//! headers (the ETag), listing, and streaming copies in and out.
+//!
+//! tilerun reaches S3 only through GDAL, so the endpoint, region and
+//! credentials are GDAL's standard `AWS_*` settings, and uploads are GDAL's
+//! (one PUT for small files, a multipart upload otherwise, completed at
+//! close and aborted by GDAL when a part fails, so the key appears only
+//! once the whole file is there).
+
+use std::ffi::{c_char, CStr, CString};
+use std::io::Read;
+use std::path::Path;
+
+/// tilerun keeps GDAL's network access off (`CPL_VSIL_CURL_ALLOWED_EXTENSIONS
+/// = NONE` in [`super::env`]), so nothing inside a file can make GDAL fetch
+/// a URL. Each call here lets exactly one path through, on this thread,
+/// for its own duration: `/vsis3/` honours `…_ALLOWED_FILENAME` (an exact
+/// match); `/vsis3_streaming/` only `…_ALLOWED_EXTENSIONS` (a suffix
+/// match on ", "-separated tokens, against the name without the handler's
+/// prefix), so there `bucket/key` is the one "extension" allowed.
+struct Allow;
+
+const FILENAME: &str = "CPL_VSIL_CURL_ALLOWED_FILENAME";
+const EXTENSIONS: &str = "CPL_VSIL_CURL_ALLOWED_EXTENSIONS";
+
+impl Allow {
+    fn only(path: &str) -> Allow {
+        let _ = gdal::config::set_thread_local_config_option(FILENAME, path);
+        if let Some(rest) = path.strip_prefix("/vsis3_streaming/") {
+            let _ = gdal::config::set_thread_local_config_option(EXTENSIONS, rest);
+        }
+        Allow
+    }
+}
+
+impl Drop for Allow {
+    fn drop(&mut self) {
+        let _ = gdal::config::clear_thread_local_config_option(FILENAME);
+        let _ = gdal::config::clear_thread_local_config_option(EXTENSIONS);
+    }
+}
+
+/// Whether [`download`] can take `path` through the streaming handler
+/// (whose allow-list is split on spaces and commas).
+pub fn streamable(path: &str) -> bool {
+    !path.contains([' ', ','])
+}
+
+fn c(path: &str) -> Result<CString, String> {
+    CString::new(path).map_err(|_| format!("{path}: contains a NUL byte"))
+}
+
+/// What GDAL said while the last call failed, for the error message.
+fn said() -> String {
+    let m: Vec<String> = super::env::take_messages()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    if m.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", m.join("; "))
+    }
+}
+
+/// Size of the object or "directory" at `path`; None if GDAL cannot see it.
+pub fn stat(path: &str) -> Option<u64> {
+    let p = c(path).ok()?;
+    let _allow = Allow::only(path);
+    super::env::clear_messages();
+    // VSIStatBufL is glibc's struct stat64 (opaque in the bindings).
+    // SAFETY: zeroed plain-data out-struct.
+    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
+    // VSI_STAT_EXISTS_FLAG | VSI_STAT_SIZE_FLAG (cpl_vsi.h).
+    let flags = 0x1 | 0x4;
+    // SAFETY: valid C string and an out-struct of the size GDAL writes.
+    let rc =
+        unsafe { gdal_sys::VSIStatExL(p.as_ptr(), (&mut st as *mut libc::stat64).cast(), flags) };
+    (rc == 0).then_some(st.st_size as u64)
+}
+
+/// The HTTP headers GDAL got for `path` ("Name=value" pairs).
+pub fn headers(path: &str) -> Vec<String> {
+    let (Ok(p), Ok(d)) = (c(path), c("HEADERS")) else {
+        return vec![];
+    };
+    let _allow = Allow::only(path);
+    // SAFETY: valid C strings; GDAL returns an owned string list or null.
+    let list =
+        unsafe { gdal_sys::VSIGetFileMetadata(p.as_ptr(), d.as_ptr(), std::ptr::null_mut()) };
+    take_list(list)
+}
+
+/// Names in the "directory" `path` (one level).
+pub fn read_dir(path: &str) -> Vec<String> {
+    let Ok(p) = c(path) else { return vec![] };
+    let _allow = Allow::only(path);
+    // SAFETY: valid C string; GDAL returns an owned string list or null.
+    take_list(unsafe { gdal_sys::VSIReadDir(p.as_ptr()) })
+}
+
+fn take_list(list: *mut *mut c_char) -> Vec<String> {
+    let mut out = Vec::new();
+    if list.is_null() {
+        return out;
+    }
+    // SAFETY: a null-terminated array of C strings that we own and free.
+    unsafe {
+        let mut i = 0;
+        while !(*list.add(i)).is_null() {
+            out.push(CStr::from_ptr(*list.add(i)).to_string_lossy().into_owned());
+            i += 1;
+        }
+        gdal_sys::CSLDestroy(list);
+    }
+    out
+}
+
+/// Forget cached stats and listings, so a key rewritten since is seen anew.
+pub fn clear_cache() {
+    // SAFETY: no arguments, no preconditions.
+    unsafe { gdal_sys::VSICurlClearCache() };
+}
+
+struct Handle(*mut gdal_sys::VSILFILE);
+
+impl Handle {
+    fn open(path: &str, mode: &CStr) -> Result<Handle, String> {
+        let p = c(path)?;
+        // SAFETY: valid C strings; null on failure.
+        let h = unsafe { gdal_sys::VSIFOpenL(p.as_ptr(), mode.as_ptr()) };
+        if h.is_null() {
+            return Err(format!("{path}: cannot open{}", said()));
+        }
+        Ok(Handle(h))
+    }
+
+    /// Close, reporting failure (for an upload: it was not completed).
+    fn close(self) -> bool {
+        let h = self.0;
+        std::mem::forget(self);
+        // SAFETY: an open handle, closed once.
+        unsafe { gdal_sys::VSIFCloseL(h) == 0 }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: an open handle, closed once.
+        unsafe { gdal_sys::VSIFCloseL(self.0) };
+    }
+}
+
+const CHUNK: usize = 4 << 20;
+
+/// Stream the object at `src` (a /vsi path) into the local file `dst`.
+pub fn download(src: &str, dst: &Path) -> Result<u64, String> {
+    use std::io::Write;
+    super::env::clear_messages();
+    let _allow = Allow::only(src);
+    let h = Handle::open(src, c"rb")?;
+    let mut f = std::fs::File::create(dst).map_err(|e| format!("{}: {e}", dst.display()))?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        // SAFETY: reads at most CHUNK bytes into our buffer.
+        let n = unsafe { gdal_sys::VSIFReadL(buf.as_mut_ptr().cast(), 1, CHUNK, h.0) };
+        if n == 0 {
+            break;
+        }
+        f.write_all(&buf[..n])
+            .map_err(|e| format!("{}: {e}", dst.display()))?;
+        total += n as u64;
+    }
+    if !super::env::take_messages().iter().all(|m| !m.failure) {
+        return Err(format!("{src}: the download failed{}", said()));
+    }
+    f.sync_all()
+        .map_err(|e| format!("{}: {e}", dst.display()))?;
+    Ok(total)
+}
+
+/// Stream the local file `src` to `dst` (a /vsi path). The object exists
+/// only once this returns Ok. A local read error mid-way leaves the
+/// upload uncompleted (its handle is not closed, so nothing is published).
+pub fn upload(src: &Path, dst: &str) -> Result<u64, String> {
+    super::env::clear_messages();
+    let mut f = std::fs::File::open(src).map_err(|e| format!("{}: {e}", src.display()))?;
+    let _allow = Allow::only(dst);
+    let h = Handle::open(dst, c"wb")?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                // Closing would complete the upload with what was sent.
+                std::mem::forget(h);
+                return Err(format!("{}: {e}", src.display()));
+            }
+        };
+        // SAFETY: writes n bytes from our buffer.
+        let w = unsafe { gdal_sys::VSIFWriteL(buf.as_ptr().cast(), 1, n, h.0) };
+        if w != n {
+            drop(h);
+            return Err(format!("{dst}: the upload failed{}", said()));
+        }
+        total += n as u64;
+    }
+    if !h.close() {
+        return Err(format!("{dst}: completing the upload failed{}", said()));
+    }
+    Ok(total)
+}

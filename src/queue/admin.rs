@@ -1,0 +1,149 @@
+//! The operator's side: `submit`, `requeue` and `cancel`. (`status` has
+//! its own module.) Each opens the database like a worker does, so a bad
+//! URL or an unreachable server is exit 2 naming it.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use crate::config::Config;
+use crate::error::{self, job, usage, Error};
+
+use super::db::Db;
+use super::jobs;
+use crate::remote::s3::{is_s3, S3Uri};
+
+/// What one submitted input became.
+#[derive(Debug, serde::Serialize)]
+pub struct Submitted {
+    pub id: i64,
+    pub input: String,
+    pub recipe: String,
+    pub state: String,
+    /// False when the same input (and content) was already queued with
+    /// this recipe: its existing job is returned.
+    pub created: bool,
+}
+
+/// Queue every input with `recipe`, in one transaction, and wake workers.
+/// Waits out a database outage unless `stop` is raised.
+pub fn submit(
+    db: &mut Db,
+    cfg: &Config,
+    inputs: &[String],
+    recipe: &str,
+    stop: &AtomicBool,
+) -> Result<Vec<Submitted>, Error> {
+    if cfg.source.is_some() && !cfg.recipes.contains_key(recipe) {
+        let known: Vec<&str> = cfg.recipes.keys().map(String::as_str).collect();
+        return Err(usage(format!(
+            "--recipe: no recipe '{recipe}' in the config (known: {})",
+            known.join(", ")
+        )));
+    }
+    let mut keyed = Vec::with_capacity(inputs.len());
+    for i in inputs {
+        if is_s3(i) {
+            keyed.extend(identify_s3(i)?);
+        } else {
+            keyed.push(identify(i)?);
+        }
+    }
+    db.run(stop, |c| {
+        let mut out = Vec::with_capacity(keyed.len());
+        let mut tx = c.transaction()?;
+        for (input, fp) in &keyed {
+            let (id, state, created) = jobs::submit(&mut tx, input, fp, recipe)?;
+            out.push(Submitted {
+                id,
+                input: input.clone(),
+                recipe: recipe.to_string(),
+                state,
+                created,
+            });
+        }
+        // Delivered at commit, so no worker wakes before the rows exist.
+        jobs::notify(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    })
+}
+
+/// The input as stored (an absolute path, the same on every host that
+/// shares the storage) and its content fingerprint (size and mtime).
+pub fn identify(input: &str) -> Result<(String, String), Error> {
+    let p = Path::new(input);
+    let abs = std::fs::canonicalize(p).map_err(|e| error::io("cannot read input", p, e))?;
+    let md = std::fs::metadata(&abs).map_err(|e| error::io("cannot read input", p, e))?;
+    if !md.is_file() {
+        return Err(job(format!("{}: not a regular file", error::show(p))));
+    }
+    let Some(s) = abs.to_str() else {
+        return Err(job(format!(
+            "{}: the queue stores UTF-8 paths only",
+            error::show(p)
+        )));
+    };
+    let fp = format!(
+        "size={} mtime={}.{:09}",
+        md.len(),
+        md.mtime(),
+        md.mtime_nsec()
+    );
+    Ok((s.to_string(), fp))
+}
+
+/// Every object an `s3://` input (or pattern) names, with its fingerprint
+/// (size and ETag). A bucket that cannot be reached is a usage error.
+fn identify_s3(input: &str) -> Result<Vec<(String, String)>, Error> {
+    let bucket = S3Uri::parse(input)?.bucket;
+    crate::remote::s3::check_bucket(&bucket)?;
+    crate::remote::s3::expand(input)?
+        .into_iter()
+        .map(|u| Ok((u.to_string(), crate::remote::s3::fingerprint(&u)?)))
+        .collect()
+}
+
+/// `requeue --dead` (ids None) or `requeue ID…`.
+pub fn requeue(db: &mut Db, ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
+    let never = AtomicBool::new(false);
+    let done = db.run(&never, |c| {
+        let done = jobs::requeue(c, ids)?;
+        jobs::notify(c)?;
+        Ok(done)
+    })?;
+    if let Some(ids) = ids {
+        unchanged(db, ids, &done, "requeued (only dead or failed jobs are)")?;
+    }
+    Ok(done)
+}
+
+pub fn cancel(db: &mut Db, ids: &[i64]) -> Result<Vec<i64>, Error> {
+    let never = AtomicBool::new(false);
+    let done = db.run(&never, |c| jobs::cancel(c, ids))?;
+    unchanged(
+        db,
+        ids,
+        &done,
+        "cancelled (only pending or running jobs are)",
+    )?;
+    Ok(done)
+}
+
+/// An error naming each id that was not changed, and why.
+fn unchanged(db: &mut Db, ids: &[i64], done: &[i64], what: &str) -> Result<(), Error> {
+    let left: Vec<i64> = ids.iter().copied().filter(|i| !done.contains(i)).collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    let never = AtomicBool::new(false);
+    let states = db.run(&never, |c| jobs::states(c, &left))?;
+    let why: Vec<String> = left
+        .iter()
+        .map(|id| match states.iter().find(|(i, _)| i == id) {
+            Some((_, s)) => format!("job {id} is {s}"),
+            None => format!("no job {id}"),
+        })
+        .collect();
+    Err(job(format!("not {what}: {}", why.join(", "))))
+}

@@ -1,0 +1,135 @@
+//! One claimed job on the worker's engine: resolve it with the worker's
+//! config, write its output under the staged name, and report the result
+//! as an [`Error`] whose kind decides what the queue does next.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::engine::job::JobError;
+use crate::engine::Engine;
+use crate::error::{job, Error};
+
+use super::jobs::Claimed;
+use crate::remote::s3::{is_s3, S3Uri};
+
+/// Where a job's output ends up.
+pub enum Target {
+    Local(PathBuf),
+    S3(S3Uri),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Local(p) => write!(f, "{}", crate::error::show(p)),
+            Target::S3(u) => write!(f, "{u}"),
+        }
+    }
+}
+
+/// A finished run, its output still under the staged name.
+pub struct Staged {
+    /// Where the commit puts it.
+    pub target: Target,
+    pub staged: PathBuf,
+    pub pixels: u64,
+    /// Uncompressed bytes the op read.
+    pub bytes: u64,
+}
+
+/// This job's scratch folder (S3 inputs and outputs pass through it).
+pub fn scratch_for(scratch: &Path, j: &Claimed) -> PathBuf {
+    scratch.join(format!("job{}", j.id))
+}
+
+/// Run the job, its output written under the staged name.
+pub fn run(
+    engine: &Engine,
+    cfg: &Config,
+    scratch: &Path,
+    j: &Claimed,
+    cancel: &Arc<AtomicBool>,
+    stop: &AtomicBool,
+) -> Result<Staged, Error> {
+    let scratch = scratch_for(scratch, j);
+    let (input, from_s3) = if is_s3(&j.input) {
+        let uri = S3Uri::parse(&j.input)?;
+        std::fs::create_dir_all(&scratch).map_err(|e| crate::error::io("creating", &scratch, e))?;
+        let local = scratch.join(uri.name());
+        crate::remote::s3::download(&uri, &local)?;
+        (local, Some(uri))
+    } else {
+        (PathBuf::from(&j.input), None)
+    };
+    let request = crate::plan::Request::recipe(vec![input], &j.recipe);
+    let mut spec = crate::plan::recipe::resolve(&request, cfg)?;
+    let target = target(cfg, &spec.output, from_s3.as_ref())?;
+    let staged = match &target {
+        Target::Local(p) => super::stage::staged_path(p, j.id, &j.token),
+        Target::S3(u) => {
+            std::fs::create_dir_all(&scratch)
+                .map_err(|e| crate::error::io("creating", &scratch, e))?;
+            super::stage::staged_path(&scratch.join(u.name()), j.id, &j.token)
+        }
+    };
+    spec.output = staged.clone();
+    // The engine's own id: a job reclaimed by another slot of this process
+    // (after a lease lapsed) must not share an id with its first run.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let engine_id = SEQ.fetch_add(1, Ordering::Relaxed);
+    let prepared = crate::plan::prepare::prepare(&spec, engine_id, Arc::clone(cancel))?;
+    for w in &prepared.warnings {
+        tracing::warn!(job = j.id, "{}: {w}", j.input);
+    }
+    let ctx = prepared.ctx;
+    let outcome = engine.run(&ctx, &prepared.outcome, || {
+        if stop.load(Ordering::SeqCst) {
+            cancel.store(true, Ordering::SeqCst);
+        }
+    });
+    let Some(outcome) = outcome else {
+        return Err(job("internal error: the pipeline stopped"));
+    };
+    for w in &outcome.warnings {
+        tracing::warn!(job = j.id, "{}: GDAL: {w}", j.input);
+    }
+    match outcome.result {
+        Ok(summary) => Ok(Staged {
+            target,
+            staged,
+            pixels: summary.pixels,
+            bytes: (summary.pixels as f64 * ctx.sample_bytes()) as u64,
+        }),
+        Err(JobError::Cancelled) => Err(Error::interrupted()),
+        Err(JobError::Failed(e)) => Err(e.context(&j.input)),
+    }
+}
+
+/// Where the output goes: `[output] dir` (a folder or an s3:// prefix),
+/// else beside the input (its S3 "folder" for an S3 input).
+fn target(cfg: &Config, resolved: &Path, from_s3: Option<&S3Uri>) -> Result<Target, Error> {
+    let name = resolved
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = cfg.output.dir.as_ref().and_then(|d| d.to_str());
+    Ok(match (dir, from_s3) {
+        (Some(d), _) if is_s3(d) => Target::S3(S3Uri::in_dir(d, &name)?),
+        (None, Some(uri)) => Target::S3(uri.sibling(&name)),
+        _ => Target::Local(resolved.to_path_buf()),
+    })
+}
+
+/// Put the staged output at its target: a rename, or an upload.
+pub fn place(staged: &Path, target: &Target) -> Result<(), Error> {
+    match target {
+        Target::Local(p) => super::stage::place(staged, p),
+        Target::S3(u) => {
+            crate::remote::s3::upload(staged, u)?;
+            let _ = std::fs::remove_file(staged);
+            Ok(())
+        }
+    }
+}

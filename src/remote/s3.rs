@@ -1,0 +1,213 @@
+//! `s3://bucket/key`: parsing, the mapping to GDAL's `/vsis3/bucket/key`,
+//! and the calls the queue makes (bucket check, fingerprint, listing,
+//! download, upload), each failing with the kind that decides what
+//! happens next: a malformed URI or a bucket that cannot be reached at
+//! start-up is a usage error (exit 2); a missing object is bad input; a
+//! failed transfer is transient.
+
+use std::path::Path;
+
+use crate::error::{job, transient, usage, Error};
+use crate::gdal::vsi;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Uri {
+    pub bucket: String,
+    pub key: String,
+}
+
+pub fn is_s3(s: &str) -> bool {
+    s.starts_with("s3://")
+}
+
+impl S3Uri {
+    /// Parse `s3://bucket/key`; the key must name an object (no trailing /).
+    pub fn parse(s: &str) -> Result<S3Uri, Error> {
+        let bad = |why: &str| {
+            usage(format!(
+                "'{}': not an S3 object URI ({why})",
+                crate::error::escape(s)
+            ))
+        };
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or_else(|| bad("expected s3://bucket/key"))?;
+        let (bucket, key) = rest
+            .split_once('/')
+            .ok_or_else(|| bad("no key after the bucket"))?;
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket_ok {
+            return Err(bad(
+                "bucket names are 3-63 characters of a-z, 0-9, '-' and '.'",
+            ));
+        }
+        if key.is_empty() || key.ends_with('/') || key.split('/').any(|p| p == ".." || p == ".") {
+            return Err(bad("the key must name an object"));
+        }
+        if key.bytes().any(|b| b.is_ascii_control()) {
+            return Err(bad("control characters in the key"));
+        }
+        Ok(S3Uri {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        })
+    }
+
+    /// The GDAL path for this object.
+    pub fn vsi(&self) -> String {
+        format!("/vsis3/{}/{}", self.bucket, self.key)
+    }
+
+    /// The GDAL path for reading it once, start to end, in one GET
+    /// (`/vsis3/` reads by ranges: 30× slower for a whole-file copy).
+    pub fn vsi_streaming(&self) -> String {
+        format!("/vsis3_streaming/{}/{}", self.bucket, self.key)
+    }
+
+    /// The object's name (after the last /).
+    pub fn name(&self) -> &str {
+        self.key.rsplit('/').next().unwrap_or(&self.key)
+    }
+
+    /// `name` beside this object.
+    pub fn sibling(&self, name: &str) -> S3Uri {
+        let key = match self.key.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{name}"),
+            None => name.to_string(),
+        };
+        S3Uri {
+            bucket: self.bucket.clone(),
+            key,
+        }
+    }
+
+    /// `name` under the "folder" `dir` (`s3://bucket` or `s3://bucket/prefix`).
+    pub fn in_dir(dir: &str, name: &str) -> Result<S3Uri, Error> {
+        S3Uri::parse(&format!("{}/{name}", dir.trim_end_matches('/')))
+    }
+}
+
+impl std::fmt::Display for S3Uri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// The bucket must be reachable: a start-up check (usage error).
+pub fn check_bucket(bucket: &str) -> Result<(), Error> {
+    vsi::clear_cache();
+    if vsi::stat(&format!("/vsis3/{bucket}")).is_some() {
+        return Ok(());
+    }
+    let endpoint = std::env::var("AWS_S3_ENDPOINT").unwrap_or_else(|_| "AWS".into());
+    Err(usage(format!(
+        "s3://{bucket}: bucket not found, or the S3 endpoint ({endpoint}) cannot be reached \
+         with the AWS_* settings given"
+    )))
+}
+
+/// Why `uri` could not be read: bad input if its bucket answers (the
+/// object is missing), transient if not (the store may come back).
+fn missing(uri: &S3Uri, detail: &str) -> Error {
+    if vsi::stat(&format!("/vsis3/{}", uri.bucket)).is_some() {
+        job(format!("{uri}: no such object in the bucket{detail}"))
+    } else {
+        transient(format!("{uri}: the bucket cannot be reached{detail}"))
+    }
+}
+
+/// "size=N etag=…": what makes a resubmitted object the same job.
+pub fn fingerprint(uri: &S3Uri) -> Result<String, Error> {
+    vsi::clear_cache();
+    let Some(size) = vsi::stat(&uri.vsi()) else {
+        return Err(missing(uri, ""));
+    };
+    let etag = vsi::headers(&uri.vsi())
+        .into_iter()
+        .find_map(|h| {
+            let (k, v) = h.split_once('=')?;
+            k.eq_ignore_ascii_case("etag")
+                .then(|| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_default();
+    Ok(format!("size={size} etag={etag}"))
+}
+
+/// Expand a `*`/`?`/`[…]` pattern in the last part of the key by listing
+/// its folder; a URI without one is returned as is.
+pub fn expand(pattern: &str) -> Result<Vec<S3Uri>, Error> {
+    let uri = S3Uri::parse(pattern)?;
+    let name = uri.name();
+    if !name.contains(['*', '?', '[']) {
+        return Ok(vec![uri]);
+    }
+    let glob = globset::Glob::new(name)
+        .map_err(|e| usage(format!("{pattern}: {e}")))?
+        .compile_matcher();
+    let dir = uri.vsi();
+    let dir = &dir[..dir.len() - name.len()];
+    vsi::clear_cache();
+    let mut out: Vec<S3Uri> = vsi::read_dir(dir)
+        .into_iter()
+        .filter(|n| glob.is_match(n))
+        .map(|n| uri.sibling(&n))
+        .collect();
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    if out.is_empty() {
+        return Err(job(format!("{pattern}: matches no object")));
+    }
+    Ok(out)
+}
+
+pub fn download(uri: &S3Uri, to: &Path) -> Result<u64, Error> {
+    vsi::clear_cache();
+    if vsi::stat(&uri.vsi()).is_none() {
+        return Err(missing(uri, ""));
+    }
+    let src = match uri.vsi_streaming() {
+        s if vsi::streamable(&s) => s,
+        _ => uri.vsi(),
+    };
+    vsi::download(&src, to).map_err(|e| transient(format!("{uri}: {e}")))
+}
+
+/// Upload the local file `from` as `uri`; the key appears only when the
+/// whole file is there.
+pub fn upload(from: &Path, uri: &S3Uri) -> Result<u64, Error> {
+    vsi::upload(from, &uri.vsi()).map_err(|e| transient(format!("{uri}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_are_parsed_strictly() {
+        let u = S3Uri::parse("s3://my-bucket/landsat/a b.TIF").unwrap();
+        assert_eq!(u.vsi(), "/vsis3/my-bucket/landsat/a b.TIF");
+        assert_eq!(u.name(), "a b.TIF");
+        assert_eq!(
+            u.sibling("x.tif").to_string(),
+            "s3://my-bucket/landsat/x.tif"
+        );
+        assert_eq!(
+            S3Uri::in_dir("s3://b-1/out/", "x.tif").unwrap().key,
+            "out/x.tif"
+        );
+        for bad in [
+            "s3://",
+            "s3://bucket",
+            "s3://bucket/",
+            "s3://Bucket/k",
+            "s3://b/k",
+            "s3://bkt/a/../k",
+            "http://bkt/k",
+        ] {
+            let e = S3Uri::parse(bad).unwrap_err();
+            assert_eq!(e.kind, crate::error::Kind::Usage, "{bad}");
+        }
+    }
+}

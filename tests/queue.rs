@@ -1,0 +1,14 @@
+//! The shared job queue: real PostgreSQL clusters started per test, the
+//! real `tilerun worker` processes, real signals. What is checked is the
+//! promise of the issue: no job lost or done twice when a worker dies,
+//! hangs or loses its database; operators can see and steer the queue.
+
+mod harness;
+mod pg;
+
+mod admin;
+mod kill;
+mod metrics;
+mod outage;
+mod s3;
+mod watch;

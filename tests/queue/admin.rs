@@ -1,0 +1,241 @@
+//! The operator's commands: submit (twice), status, requeue, cancel, and
+//! the refusals of a queue that cannot be used (exit 2, named, no password).
+
+use super::harness::{outcomes, Site};
+use super::pg::{free_port, PASSWORD};
+use crate::watch::harness::wait_until;
+
+#[test]
+fn submitting_twice_returns_the_same_job() {
+    let site = Site::new("");
+    let inputs = site.inputs(2);
+    let first = site.submit(&inputs);
+    first.ok();
+    let again = site.submit(&inputs[..1]);
+    again.ok();
+    let a: serde_json::Value =
+        serde_json::from_str(first.stdout().lines().next().unwrap()).unwrap();
+    let b: serde_json::Value = serde_json::from_str(again.stdout().trim()).unwrap();
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(
+        (a["created"].as_bool(), b["created"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(site.pg.count("pending"), 2);
+    // New content under the same name is a new job.
+    std::fs::copy(crate::util::fixture("dem_small.tif"), &inputs[0]).unwrap();
+    let changed = site.submit(&inputs[..1]);
+    let c: serde_json::Value = serde_json::from_str(changed.stdout().trim()).unwrap();
+    assert_ne!(c["id"], a["id"]);
+}
+
+#[test]
+fn status_requeue_and_cancel() {
+    let site = Site::new("max_attempts = 2");
+    let mut inputs = site.inputs(3);
+    // A corrupt input: bad input fails at once, with its reason.
+    let bad = site.inputs.join("corrupt.tif");
+    std::fs::write(&bad, b"II*\0 this is not a TIFF").unwrap();
+    inputs.push(bad.clone());
+    site.submit(&inputs).ok();
+    let st = site.status();
+    assert_eq!(st["counts"]["pending"], 4, "{st}");
+    assert!(st["oldest_pending_secs"].as_f64().is_some(), "{st}");
+    let text = site.run(&["status"]);
+    text.ok();
+    assert!(text.stdout().contains("pending 4"), "{}", text.stdout());
+    assert!(!text.stdout().contains(PASSWORD));
+
+    // Cancel one pending job before any worker runs.
+    let id = |p: &std::path::Path| {
+        site.pg.sql(&format!(
+            "SELECT id FROM tilerun.jobs WHERE input = '{}'",
+            p.display()
+        ))
+    };
+    let cancelled = id(&inputs[0]);
+    site.run(&["cancel", &cancelled]).ok();
+    let again = site.run(&["cancel", &cancelled]);
+    again.fails(1);
+    assert!(
+        again.stderr().contains("is cancelled"),
+        "{}",
+        again.stderr()
+    );
+
+    let mut w = site.worker(&[]);
+    wait_until(60, "the jobs to end", || {
+        site.pg.count("done") == 2 && site.pg.count("failed") == 1
+    });
+    let failed = outcomes(&w, "failed");
+    assert_eq!(failed.len(), 1, "{}", w.text());
+    assert_eq!(failed[0]["attempt"], 1, "bad input is not retried");
+    let st = site.status();
+    let f = &st["recent_failures"][0];
+    assert_eq!(f["state"], "failed");
+    assert!(
+        f["last_error"].as_str().unwrap().contains("corrupt.tif"),
+        "{st}"
+    );
+    assert_eq!(st["counts"]["cancelled"], 1);
+    assert!(
+        !site.out.join("s00_ndvi.tif").exists(),
+        "a cancelled job ran"
+    );
+
+    // requeue by id puts the failed job back; it fails again.
+    let bad_id = id(&bad);
+    let r = site.run(&["requeue", &bad_id]);
+    r.ok();
+    assert!(
+        r.stdout().contains(&format!("requeued 1 job(s): {bad_id}")),
+        "{}",
+        r.stdout()
+    );
+    wait_until(30, "the requeued job to fail again", || {
+        outcomes(&w, "failed").len() == 2
+    });
+    let done_id = id(&inputs[1]);
+    let r = site.run(&["requeue", &done_id]);
+    r.fails(1);
+    assert!(r.stderr().contains("is done"), "{}", r.stderr());
+
+    // A job whose lease expires on its last attempt is dead; requeue --dead.
+    site.pg.sql(&format!(
+        "UPDATE tilerun.jobs SET state = 'running', attempts = 2, host = 'gone:1', \
+         lease_expires = now() - interval '1 second' WHERE id = {done_id}"
+    ));
+    wait_until(30, "the expired job to be dead", || {
+        site.pg.count("dead") == 1
+    });
+    let st = site.status();
+    let dead = st["recent_failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["state"] == "dead")
+        .cloned()
+        .unwrap();
+    assert!(
+        dead["last_error"].as_str().unwrap().contains("gone:1"),
+        "{st}"
+    );
+    let r = site.run(&["requeue", "--dead"]);
+    r.ok();
+    assert!(r.stdout().contains("requeued 1 job(s)"));
+    wait_until(30, "the requeued job to be done", || {
+        site.pg.count("done") == 2
+    });
+    w.stop();
+}
+
+#[test]
+fn an_unusable_queue_is_refused_at_start_up() {
+    let site = Site::new("");
+    let port = site.pg.port;
+    let cases = [
+        (
+            format!("postgresql://tilerun:wrong-pw@127.0.0.1:{port}/postgres"),
+            "password authentication failed",
+        ),
+        (
+            format!(
+                "postgresql://tilerun:{PASSWORD}@127.0.0.1:{}/postgres",
+                free_port()
+            ),
+            "127.0.0.1",
+        ),
+        (
+            format!("postgresql://tilerun:{PASSWORD}@127.0.0.1:{port}/nosuchdb"),
+            "nosuchdb",
+        ),
+        (
+            format!("postgresql://tilerun:{PASSWORD}@127.0.0.1:notaport/x"),
+            "malformed",
+        ),
+        (
+            format!("http://tilerun:{PASSWORD}@example/x"),
+            "not a postgresql:// URL",
+        ),
+    ];
+    for (url, why) in &cases {
+        for args in [
+            vec!["worker", "--queue", url],
+            vec!["status", "--queue", url],
+            vec!["submit", "--queue", url, "--recipe", "ndvi", "x.tif"],
+        ] {
+            let r = site.run(&args);
+            r.fails(2);
+            let all = format!("{}{}", r.stdout(), r.stderr());
+            assert!(all.contains(why), "{args:?}: {all}");
+            assert!(
+                !all.contains(PASSWORD),
+                "{args:?} shows the password: {all}"
+            );
+        }
+    }
+    let r = site.run(&["status", "--json", "--queue", &cases[1].0]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(v["reachable"], false);
+    assert!(r.stdout().contains("unreachable") || v["error"].is_string());
+}
+
+#[test]
+fn cancelling_a_running_job_stops_it_and_refuses_its_result() {
+    let site = Site::new("lease_secs = 1.5");
+    let input = site.inputs(1);
+    site.submit(&input).ok();
+    let mut w = site.worker(&[("TILERUN_TEST_COMMIT_DELAY_MS", "3000")]);
+    w.wait_log(60, "the output to be staged", |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("staged"))
+    });
+    site.run(&["cancel", "1"]).ok();
+    w.wait_log(30, "the worker to learn of the cancel", |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cancelled"))
+    });
+    let refused = w.wait_log(30, "the result to be refused", |v| {
+        v["outcome"] == "refused"
+    });
+    assert_eq!(refused["state"], "cancelled");
+    w.stop();
+    assert_eq!(site.pg.count("cancelled"), 1);
+    assert!(site.out_files().is_empty(), "{:?}", site.out_files());
+}
+
+#[test]
+fn workers_starting_at_once_create_the_schema_once() {
+    let site = Site::new("");
+    let starts: Vec<_> = (0..4)
+        .map(|_| site.cmd(&["status", "--json"]).spawn().unwrap())
+        .collect();
+    for mut c in starts {
+        assert!(c.wait().unwrap().success());
+    }
+    assert_eq!(
+        site.pg
+            .sql("SELECT count(*), max(version) FROM tilerun.schema_version"),
+        "1|1"
+    );
+}
+
+#[test]
+fn an_idle_worker_wakes_on_notify_not_the_poll() {
+    let site = Site::new("poll_secs = 120");
+    let mut w = site.worker(&[]);
+    // Let the worker finish its first (empty) claim and go to sleep.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    site.submit(&site.inputs(1)).ok();
+    // Far sooner than the 120 s poll: only the NOTIFY can have woken it.
+    w.wait_log(30, "the job to be done", |v| v["outcome"] == "done");
+    let waited: f64 = site
+        .pg
+        .sql("SELECT extract(epoch FROM started_at - created_at) FROM tilerun.jobs")
+        .parse()
+        .unwrap();
+    assert!(waited < 30.0, "{waited}");
+    w.stop();
+}

@@ -1,0 +1,29 @@
+//! The database goes away while jobs run: workers keep their jobs, wait it
+//! out, and every job still ends done exactly once.
+
+use super::harness::{outcomes, Site};
+use crate::watch::harness::wait_until;
+
+#[test]
+fn a_database_restart_loses_no_job() {
+    let site = Site::new("lease_secs = 6");
+    let inputs = site.inputs(16);
+    site.submit(&inputs).ok();
+    let delay = [("TILERUN_TEST_COMMIT_DELAY_MS", "200")];
+    let mut w = [site.worker(&delay), site.worker(&delay)];
+    wait_until(60, "a few jobs done", || site.pg.count("done") >= 3);
+    site.pg.ctl("restart");
+    wait_until(120, "all jobs done", || site.pg.count("done") == 16);
+    for d in &mut w {
+        d.stop();
+    }
+    let said = |m: &str| w.iter().any(|d| d.text().contains(m));
+    assert!(
+        said("database unreachable"),
+        "no worker noticed the restart"
+    );
+    assert!(said("database reachable again"));
+    let done: usize = w.iter().map(|d| outcomes(d, "done").len()).sum();
+    assert_eq!(done, 16, "commits logged");
+    assert_eq!(site.out_files().len(), 16, "{:?}", site.out_files());
+}

@@ -1,0 +1,260 @@
+//! S3 inputs and outputs against a local S3 server (moto, started per
+//! test on a loopback port; the test creates the bucket).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::harness::{outcomes, Site};
+use super::pg::free_port;
+use crate::util::*;
+use crate::watch::harness::{assert_same_raster, wait_until};
+
+const SECRET: &str = "moto-Secret-Key-1234";
+
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+fn moto_server() -> PathBuf {
+    if let Some(p) = std::env::var_os("TILERUN_MOTO_SERVER") {
+        return p.into();
+    }
+    let venv = root().join(".venv/moto/bin/moto_server");
+    if venv.is_file() {
+        return venv;
+    }
+    PathBuf::from("moto_server")
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = free_port();
+        let child = Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server (make test-deps installs it in .venv/moto)");
+        let m = Moto { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        m
+    }
+
+    /// One plain HTTP request (moto accepts unsigned ones); (status, body).
+    pub fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        s.write_all(body).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&out[..split]).into_owned();
+        let code = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut body = out[split + 4..].to_vec();
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            body = dechunk(&body);
+        }
+        (code, body)
+    }
+
+    pub fn put(&self, key: &str, file: &std::path::Path) {
+        let (code, _) = self.http("PUT", key, &std::fs::read(file).unwrap());
+        assert_eq!(code, 200, "PUT {key}");
+    }
+
+    /// Copy the object `key` to `to`, signed (through GDAL's Python bindings).
+    pub fn get(&self, key: &str, to: &std::path::Path) -> bool {
+        self.py(&format!(
+            "from osgeo import gdal\nimport sys\nf = gdal.VSIFOpenL('/vsis3/{key}', 'rb')\n\
+             sys.exit(1) if f is None else None\ndata = b''\n\
+             while True:\n    b = gdal.VSIFReadL(1, 1 << 20, f)\n    data += b\n    \
+             if len(b) < (1 << 20): break\nopen('{}', 'wb').write(data)",
+            to.display()
+        ))
+    }
+
+    pub fn delete(&self, key: &str) -> bool {
+        self.py(&format!(
+            "from osgeo import gdal\nimport sys\nsys.exit(gdal.Unlink('/vsis3/{key}'))"
+        ))
+    }
+
+    fn py(&self, code: &str) -> bool {
+        let mut c = Command::new("/usr/bin/python3");
+        for (k, v) in self.env() {
+            c.env(k, v);
+        }
+        c.args(["-c", code]).status().unwrap().success()
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_S3_ENDPOINT", format!("127.0.0.1:{}", self.port)),
+            ("AWS_HTTPS", "NO".into()),
+            ("AWS_VIRTUAL_HOSTING", "FALSE".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET.into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let nl = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
+        b = &b[nl + 4 + n..];
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn site_with(moto: &Moto, output_dir: &str) -> Site {
+    let site = Site::new("");
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    let text = text.replacen(
+        &format!("dir = '{}'", site.out.display()),
+        &format!("dir = '{output_dir}'"),
+        1,
+    )
+        + "[recipes.ndvi_cog]\nexpr = '(b4 - b3) / (b4 + b3)'\not = 'Float32'\nnodata = -9999\n\
+         format = 'COG'\noutput = '{stem}_cog.tif'\n";
+    std::fs::write(&site.config, text).unwrap();
+    let _ = moto;
+    site
+}
+
+fn with_env(mut c: Command, moto: &Moto) -> Command {
+    for (k, v) in moto.env() {
+        c.env(k, v);
+    }
+    c
+}
+
+#[test]
+fn s3_inputs_and_outputs_round_trip() {
+    let moto = Moto::start();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let site = site_with(&moto, "s3://tiles/out");
+    let inputs = site.inputs(3);
+    for p in &inputs {
+        let name = p.file_name().unwrap().to_string_lossy();
+        moto.put(&format!("/tiles/in/{name}"), p);
+    }
+    let submit = |recipe: &str, what: &str| {
+        let c = with_env(site.cmd(&["submit", "--recipe", recipe, what]), &moto);
+        Run(with_env(c, &moto).output().unwrap())
+    };
+    let r = submit("ndvi", "s3://tiles/in/s0[01].tif");
+    r.ok();
+    assert_eq!(r.stdout().lines().count(), 2, "{}", r.stdout());
+    submit("ndvi_cog", "s3://tiles/in/s02.tif").ok();
+    // Submitting again (same ETag) finds the same jobs.
+    assert!(submit("ndvi", "s3://tiles/in/s00.tif")
+        .stdout()
+        .contains("already queued"));
+
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut w = site.worker(&env);
+    wait_until(60, "three jobs done", || site.pg.count("done") == 3);
+    w.stop();
+    assert!(!w.text().contains(SECRET));
+    for (i, input) in inputs.iter().enumerate() {
+        let stem = input.file_stem().unwrap().to_string_lossy();
+        let key = if i == 2 {
+            format!("{stem}_cog.tif")
+        } else {
+            format!("{stem}_ndvi.tif")
+        };
+        let got = site.env.path(&key);
+        assert!(moto.get(&format!("tiles/out/{key}"), &got), "{key}");
+        assert_same_raster(&got, &site.reference(input));
+    }
+    // The COG on S3 is read in place with range requests.
+    let mut c = with_env(Command::new("gdalinfo"), &moto);
+    let info = c.arg("/vsis3/tiles/out/s02_cog.tif").output().unwrap();
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.contains("LAYOUT=COG"), "{text}");
+    let output = site
+        .pg
+        .sql("SELECT output FROM tilerun.jobs ORDER BY id LIMIT 1");
+    assert_eq!(output, "s3://tiles/out/s00_ndvi.tif");
+}
+
+#[test]
+fn missing_objects_and_buckets() {
+    let moto = Moto::start();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let site = site_with(&moto, "s3://tiles/out");
+    let input = site.inputs(1).remove(0);
+    moto.put("/tiles/in/gone.tif", &input);
+    let run = |args: &[&str]| Run(with_env(site.cmd(args), &moto).output().unwrap());
+    run(&["submit", "--recipe", "ndvi", "s3://tiles/in/gone.tif"]).ok();
+    assert!(moto.delete("tiles/in/gone.tif"));
+
+    // A job whose input vanished fails with that reason, at once.
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut w = site.worker(&env);
+    wait_until(60, "the job to fail", || site.pg.count("failed") == 1);
+    w.stop();
+    let failed = outcomes(&w, "failed");
+    assert!(
+        failed[0]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("no such object"),
+        "{}",
+        w.text()
+    );
+
+    // Start-up refusals, exit 2 and named: a missing bucket (input or
+    // output) and a malformed URI.
+    let r = run(&["submit", "--recipe", "ndvi", "s3://nobucket/x.tif"]);
+    r.fails(2);
+    assert!(r.stderr().contains("s3://nobucket"), "{}", r.stderr());
+    let r = run(&["submit", "--recipe", "ndvi", "s3://tiles"]);
+    r.fails(2);
+    assert!(
+        r.stderr().contains("not an S3 object URI"),
+        "{}",
+        r.stderr()
+    );
+    let r = run(&["submit", "--recipe", "ndvi", "s3://tiles/in/none-*.tif"]);
+    r.fails(1);
+    assert!(r.stderr().contains("matches no object"), "{}", r.stderr());
+    let other = site_with(&moto, "s3://nobucket/out");
+    let r = Run(with_env(other.cmd(&["worker"]), &moto).output().unwrap());
+    r.fails(2);
+    assert!(r.stderr().contains("s3://nobucket"), "{}", r.stderr());
+    assert!(!r.stderr().contains(SECRET));
+}
