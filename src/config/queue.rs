@@ -80,3 +80,27 @@ pub struct MetricsConfig {
     /// `ADDR:PORT` to serve `/metrics` on; unset = no endpoint.
     pub listen: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_no_worker_can_honour_are_refused_naming_the_key() {
+        for (text, key) in [
+            ("[queue]\nlease_secs = 0\n", "lease_secs"),
+            ("[queue]\nbackoff_secs = -1\n", "backoff_secs"),
+            ("[queue]\nmax_attempts = 0\n", "max_attempts"),
+            ("[queue]\njobs = 0\n", "jobs"),
+            ("[queue]\nleas_secs = 5\n", "leas_secs"),
+            ("[metrics]\nlisten = 9100\n", "listen"),
+        ] {
+            let e = crate::config::parse(text).unwrap_err();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        let c =
+            crate::config::parse("[queue]\nurl = 'postgresql://h/db'\nlease_secs = 2.5\n").unwrap();
+        assert_eq!(c.queue.lease_secs, 2.5);
+        assert_eq!(c.queue.backoff_for(2).as_secs_f64(), 5.0);
+        assert_eq!(c.queue.backoff_for(4).as_secs_f64(), 20.0);
+        assert_eq!(c.queue.backoff_for(30).as_secs_f64(), 600.0);
+    }
+}

@@ -39,9 +39,12 @@ pub struct Staged {
     pub bytes: u64,
 }
 
-/// This job's scratch folder (S3 inputs and outputs pass through it).
+/// This run's scratch folder (S3 inputs and outputs pass through it):
+/// per token, as a job reclaimed by another slot of this process after a
+/// lapsed lease must not share files with its first run.
 pub fn scratch_for(scratch: &Path, j: &Claimed) -> PathBuf {
-    scratch.join(format!("job{}", j.id))
+    let short: String = j.token.chars().take(8).collect();
+    scratch.join(format!("job{}-{short}", j.id))
 }
 
 /// Run the job, its output written under the staged name.

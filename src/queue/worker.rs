@@ -122,6 +122,7 @@ impl Worker {
                         outcome = "dead",
                         "out of attempts: the lease expired on the last one"
                     );
+                    crate::metrics::get().inspect(|m| m.count("dead"));
                 }
                 jobs::claim(c, &host, lease, max)
             });

@@ -210,7 +210,10 @@ fn cancelling_a_running_job_stops_it_and_refuses_its_result() {
 fn workers_starting_at_once_create_the_schema_once() {
     let site = Site::new("");
     let starts: Vec<_> = (0..4)
-        .map(|_| site.cmd(&["status", "--json"]).spawn().unwrap())
+        .map(|_| {
+            let mut c = site.cmd(&["status", "--json"]);
+            c.stdout(std::process::Stdio::null()).spawn().unwrap()
+        })
         .collect();
     for mut c in starts {
         assert!(c.wait().unwrap().success());
@@ -224,8 +227,8 @@ fn workers_starting_at_once_create_the_schema_once() {
 
 #[test]
 fn an_idle_worker_wakes_on_notify_not_the_poll() {
-    let site = Site::new("poll_secs = 120");
-    let mut w = site.worker(&[]);
+    let site = Site::new("");
+    let mut w = site.worker_with(&["--poll-secs", "120"], &[]);
     // Let the worker finish its first (empty) claim and go to sleep.
     std::thread::sleep(std::time::Duration::from_millis(500));
     site.submit(&site.inputs(1)).ok();

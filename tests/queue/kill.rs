@@ -43,13 +43,15 @@ fn killed_and_stopped_workers_lose_and_double_nothing() {
     let site = Site::new("lease_secs = 2\nmax_attempts = 5");
     let inputs = site.inputs(60);
     site.submit(&inputs).ok();
-    // Workers 0 and 1 hold each finished output for a second before
+    // Workers 0 and 1 hold each finished output for two seconds before
     // committing, so the test can strike them there; worker 2 is brisk.
-    let slow = [("TILERUN_TEST_COMMIT_DELAY_MS", "1000")];
+    let slow = [("TILERUN_TEST_COMMIT_DELAY_MS", "2000")];
+    let port = super::pg::free_port();
+    let metrics = format!("127.0.0.1:{port}");
     let mut w = vec![
         site.worker(&slow),
         site.worker(&slow),
-        site.worker(&[DELAY]),
+        site.worker_with(&["--metrics", &metrics], &[DELAY]),
     ];
 
     // Worker 0 dies (SIGKILL) with a finished output not yet committed.
@@ -66,13 +68,8 @@ fn killed_and_stopped_workers_lose_and_double_nothing() {
             .sql(&format!("SELECT state FROM tilerun.jobs WHERE id = {id}"))
     };
     assert_eq!(state(stopped), "running", "worker 1 was stopped too late");
-    let done = |id: i64| {
-        site.pg
-            .sql(&format!("SELECT state FROM tilerun.jobs WHERE id = {id}"))
-            == "done"
-    };
     wait_until(60, "worker 2 to take over the stopped worker's job", || {
-        done(stopped)
+        state(stopped) == "done"
     });
     signal(w[1].pid(), libc::SIGCONT);
     let refused = w[1].wait_log(30, "the late commit to be refused", |v| {
@@ -81,6 +78,12 @@ fn killed_and_stopped_workers_lose_and_double_nothing() {
     assert_eq!(refused["state"], "done", "{refused}");
 
     wait_until(120, "all 60 jobs done", || site.pg.count("done") == 60);
+    let (_, body) = super::metrics::get(port, "/metrics");
+    let reclaims = super::metrics::sample(&body, "tilerun_lease_reclaims_total");
+    assert!(
+        reclaims >= Some(1.0),
+        "worker 2 took over the stopped job: {body}"
+    );
     for d in &mut w[1..] {
         d.stop();
     }

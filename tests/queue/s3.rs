@@ -137,8 +137,9 @@ impl Drop for Moto {
     }
 }
 
-fn site_with(moto: &Moto, output_dir: &str) -> Site {
-    let site = Site::new("");
+/// A queue site writing outputs to `output_dir`, `queue` extra [queue] keys.
+fn site_with(output_dir: &str, queue: &str) -> Site {
+    let site = Site::new(queue);
     let text = std::fs::read_to_string(&site.config).unwrap();
     let text = text.replacen(
         &format!("dir = '{}'", site.out.display()),
@@ -148,7 +149,6 @@ fn site_with(moto: &Moto, output_dir: &str) -> Site {
         + "[recipes.ndvi_cog]\nexpr = '(b4 - b3) / (b4 + b3)'\not = 'Float32'\nnodata = -9999\n\
          format = 'COG'\noutput = '{stem}_cog.tif'\n";
     std::fs::write(&site.config, text).unwrap();
-    let _ = moto;
     site
 }
 
@@ -163,7 +163,7 @@ fn with_env(mut c: Command, moto: &Moto) -> Command {
 fn s3_inputs_and_outputs_round_trip() {
     let moto = Moto::start();
     assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
-    let site = site_with(&moto, "s3://tiles/out");
+    let site = site_with("s3://tiles/out", "");
     let inputs = site.inputs(3);
     for p in &inputs {
         let name = p.file_name().unwrap().to_string_lossy();
@@ -214,7 +214,7 @@ fn s3_inputs_and_outputs_round_trip() {
 fn missing_objects_and_buckets() {
     let moto = Moto::start();
     assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
-    let site = site_with(&moto, "s3://tiles/out");
+    let site = site_with("s3://tiles/out", "");
     let input = site.inputs(1).remove(0);
     moto.put("/tiles/in/gone.tif", &input);
     let run = |args: &[&str]| Run(with_env(site.cmd(args), &moto).output().unwrap());
@@ -252,9 +252,45 @@ fn missing_objects_and_buckets() {
     let r = run(&["submit", "--recipe", "ndvi", "s3://tiles/in/none-*.tif"]);
     r.fails(1);
     assert!(r.stderr().contains("matches no object"), "{}", r.stderr());
-    let other = site_with(&moto, "s3://nobucket/out");
+    let other = site_with("s3://nobucket/out", "");
     let r = Run(with_env(other.cmd(&["worker"]), &moto).output().unwrap());
     r.fails(2);
     assert!(r.stderr().contains("s3://nobucket"), "{}", r.stderr());
     assert!(!r.stderr().contains(SECRET));
+}
+
+#[test]
+fn an_unreachable_store_is_retried_then_dead_with_the_reason() {
+    let moto = Moto::start();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let site = Site::new("max_attempts = 2");
+    let input = site.inputs(1).remove(0);
+    moto.put("/tiles/in/a.tif", &input);
+    let env = moto.env();
+    Run(with_env(
+        site.cmd(&["submit", "--recipe", "ndvi", "s3://tiles/in/a.tif"]),
+        &moto,
+    )
+    .output()
+    .unwrap())
+    .ok();
+    drop(moto);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut w = site.worker(&env);
+    wait_until(60, "the job to be dead", || site.pg.count("dead") == 1);
+    w.stop();
+    let retry = outcomes(&w, "retry");
+    let dead = outcomes(&w, "dead");
+    assert_eq!((retry.len(), dead.len()), (1, 1), "{}", w.text());
+    assert!(
+        dead[0]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be reached"),
+        "{}",
+        w.text()
+    );
+    let st = site.status();
+    assert_eq!(st["recent_failures"][0]["state"], "dead");
+    assert_eq!(st["recent_failures"][0]["attempts"], 2);
 }
