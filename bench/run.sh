@@ -44,7 +44,10 @@
 #               (default -3.4028234663852886e+38, GDAL's usual Float32 nodata)
 #
 # Peak RSS is "Maximum resident set size" from /usr/bin/time -v, taken over
-# every timed run (warmup included) of a command.
+# every timed run (warmup included) of a command. CPU-s is the median of
+# user + sys over the timed runs (warmup left out), from the same logs: on a
+# shared, loaded box it moves much less than wall time, so compare those
+# columns when the load differs between two runs of this script.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -127,6 +130,11 @@ cpu_s() {
     awk -F': ' -v skip="$WARMUP" '/User time \(seconds\)/ { u = $2 }
                 /System time \(seconds\)/ { if (++n > skip) print u + $2 }' "$1" | sort -g |
         awk '{ c[NR] = $1 } END { printf "%.2f", (NR % 2) ? c[(NR + 1) / 2] : (c[NR / 2] + c[NR / 2 + 1]) / 2 }'
+}
+
+# "A / B" median CPU-s of two commands of a section: cpus SECTION NAME_A NAME_B
+cpus() {
+    echo "$(cpu_s "$OUT/$1.$2.time") / $(cpu_s "$OUT/$1.$3.time")"
 }
 
 # Largest "Maximum resident set size" in a /usr/bin/time -v log, in MB.
@@ -228,7 +236,7 @@ section_ndvi() {
             "/usr/bin/time -v -a -o $(quote "$OUT/ndvi.gdal_calc.time") $gcmd"
         local mg
         mg=$(median "$OUT/ndvi.json" gdal_calc)
-        TABLE+=("| NDVI 8192² 4×UInt16 → Float32 | — | gdal_calc.py $(fmt_s "$mg") | — | — / $(rss_mb "$OUT/ndvi.gdal_calc.time") MB |")
+        TABLE+=("| NDVI 8192² 4×UInt16 → Float32 | — | gdal_calc.py $(fmt_s "$mg") | — | — / $(rss_mb "$OUT/ndvi.gdal_calc.time") MB | — / $(cpu_s "$OUT/ndvi.gdal_calc.time") |")
         echo
         return
     fi
@@ -241,7 +249,7 @@ section_ndvi() {
     local agree=yes
     compare_ndvi "$ot" "$og" || agree=NO
     [[ $agree == yes ]] || FAILED=1
-    TABLE+=("| NDVI 8192² 4×UInt16 → Float32 (outputs agree: $agree) | $(fmt_s "$mt") | gdal_calc.py $(fmt_s "$mg") | ${r}× | $(rss_mb "$OUT/ndvi.tilerun.time") / $(rss_mb "$OUT/ndvi.gdal_calc.time") MB |")
+    TABLE+=("| NDVI 8192² 4×UInt16 → Float32 (outputs agree: $agree) | $(fmt_s "$mt") | gdal_calc.py $(fmt_s "$mg") | ${r}× | $(rss_mb "$OUT/ndvi.tilerun.time") / $(rss_mb "$OUT/ndvi.gdal_calc.time") MB | $(cpus ndvi tilerun gdal_calc) |")
     echo
 }
 
@@ -303,7 +311,7 @@ section_scaling() {
     m2=$(median "$OUT/scaling.json" workers2)
     s=$(ratio "$m1" "$m2")
     echo "median: 1 worker $(fmt_s "$m1"), 2 workers $(fmt_s "$m2"); speed-up = ${s}×"
-    TABLE+=("| NDVI scaling, --workers 2 vs 1 | $(fmt_s "$m2") | tilerun 1 worker $(fmt_s "$m1") | speed-up ${s}× | $(rss_mb "$OUT/scaling.workers2.time") / $(rss_mb "$OUT/scaling.workers1.time") MB |")
+    TABLE+=("| NDVI scaling, --workers 2 vs 1 | $(fmt_s "$m2") | tilerun 1 worker $(fmt_s "$m1") | speed-up ${s}× | $(rss_mb "$OUT/scaling.workers2.time") / $(rss_mb "$OUT/scaling.workers1.time") MB | $(cpus scaling workers2 workers1) |")
     echo
 }
 
@@ -317,7 +325,7 @@ section_rss() {
     echo "scene.tif   (8192²):  $base MB"
     if [[ ! -f $SCENE4X ]]; then
         echo "scene4x.tif missing: rerun with SCALE=2 (or bench/gen_inputs.py --scale 2) for the growth check"
-        TABLE+=("| NDVI peak RSS (8192²) | $base MB | — | — | — |")
+        TABLE+=("| NDVI peak RSS (8192²) | $base MB | — | — | — | — |")
         echo
         return
     fi
@@ -327,7 +335,7 @@ section_rss() {
     big=$(rss_mb "$OUT/rss.scene4x.time")
     g=$(awk -v a="$base" -v b="$big" 'BEGIN { printf "%+.0f%%", (b - a) * 100 / a }')
     echo "scene4x.tif (16384²): $big MB; growth for 4× pixels: $g"
-    TABLE+=("| NDVI peak RSS, 16384² vs 8192² (4× pixels) | $big MB | $base MB | growth $g | — |")
+    TABLE+=("| NDVI peak RSS, 16384² vs 8192² (4× pixels) | $big MB | $base MB | growth $g | — | — |")
     echo
 }
 
@@ -344,7 +352,7 @@ section_hillshade() {
             "/usr/bin/time -v -a -o $(quote "$OUT/hillshade.gdaldem.time") $gcmd"
         local mg
         mg=$(median "$OUT/hillshade.json" gdaldem)
-        TABLE+=("| Hillshade 8192² Float32 → Byte | — | gdaldem $(fmt_s "$mg") | — | — / $(rss_mb "$OUT/hillshade.gdaldem.time") MB |")
+        TABLE+=("| Hillshade 8192² Float32 → Byte | — | gdaldem $(fmt_s "$mg") | — | — / $(rss_mb "$OUT/hillshade.gdaldem.time") MB | — / $(cpu_s "$OUT/hillshade.gdaldem.time") |")
         echo
         return
     fi
@@ -355,7 +363,7 @@ section_hillshade() {
     r=$(ratio "$mt" "$mg")
     echo "median: tilerun $(fmt_s "$mt"), gdaldem $(fmt_s "$mg"); tilerun/gdaldem = $r"
     compare_hillshade "$ot" "$og" || true
-    TABLE+=("| Hillshade 8192² Float32 → Byte | $(fmt_s "$mt") | gdaldem $(fmt_s "$mg") | ${r}× | $(rss_mb "$OUT/hillshade.tilerun.time") / $(rss_mb "$OUT/hillshade.gdaldem.time") MB |")
+    TABLE+=("| Hillshade 8192² Float32 → Byte | $(fmt_s "$mt") | gdaldem $(fmt_s "$mg") | ${r}× | $(rss_mb "$OUT/hillshade.tilerun.time") / $(rss_mb "$OUT/hillshade.gdaldem.time") MB | $(cpus hillshade tilerun gdaldem) |")
     echo
 }
 
@@ -441,8 +449,8 @@ section_cog() {
         bench_many cog gdal_chain "$ogc" "$chain" gdaldem "$hg" "$gdem"
         validate_cog "gdal_translate output" "$ogc"
         validate_cog "gdaldem output" "$hg"
-        TABLE+=("| NDVI 8192² → COG | — | gdal_calc.py + gdal_translate $(fmt_s "$(median "$OUT/cog.json" gdal_chain)") | — | — / $(rss_mb "$OUT/cog.gdal_chain.time") MB |")
-        TABLE+=("| Hillshade 8192² → COG | — | gdaldem -of COG $(fmt_s "$(median "$OUT/cog.json" gdaldem)") | — | — / $(rss_mb "$OUT/cog.gdaldem.time") MB |")
+        TABLE+=("| NDVI 8192² → COG | — | gdal_calc.py + gdal_translate $(fmt_s "$(median "$OUT/cog.json" gdal_chain)") | — | — / $(rss_mb "$OUT/cog.gdal_chain.time") MB | — / $(cpu_s "$OUT/cog.gdal_chain.time") |")
+        TABLE+=("| Hillshade 8192² → COG | — | gdaldem -of COG $(fmt_s "$(median "$OUT/cog.json" gdaldem)") | — | — / $(rss_mb "$OUT/cog.gdaldem.time") MB | — / $(cpu_s "$OUT/cog.gdaldem.time") |")
         echo
         return
     fi
@@ -476,9 +484,9 @@ section_cog() {
     [[ -n $asm ]] || echo "WARNING: the COG was not assembled (GDAL copy path taken)"
     awk -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" -v c="${asm:-0}" \
         'BEGIN { printf "split (one -v run): total %.2f s = windows with overviews and all encoding %.2f s + assembly (stage -> COG) %.2f s\n", t, t - c, c }'
-    TABLE+=("| NDVI 8192² → COG vs → GTiff (target ≤ 1.30×: $met) | $(fmt_s "$mc") | tilerun GTiff $(fmt_s "$mg") | ${r1}× | $(rss_mb "$OUT/cog.tilerun_cog.time") / $(rss_mb "$OUT/cog.tilerun_gtiff.time") MB |")
-    TABLE+=("| NDVI 8192² → COG | $(fmt_s "$mc") | gdal_calc.py + gdal_translate $(fmt_s "$mx") | ${r2}× | $(rss_mb "$OUT/cog.tilerun_cog.time") / $(rss_mb "$OUT/cog.gdal_chain.time") MB |")
-    TABLE+=("| Hillshade 8192² → COG | $(fmt_s "$mh") | gdaldem -of COG $(fmt_s "$md") | ${r3}× | $(rss_mb "$OUT/cog.tilerun_hs.time") / $(rss_mb "$OUT/cog.gdaldem.time") MB |")
+    TABLE+=("| NDVI 8192² → COG vs → GTiff (target ≤ 1.30×: $met) | $(fmt_s "$mc") | tilerun GTiff $(fmt_s "$mg") | ${r1}× | $(rss_mb "$OUT/cog.tilerun_cog.time") / $(rss_mb "$OUT/cog.tilerun_gtiff.time") MB | $(cpus cog tilerun_cog tilerun_gtiff) |")
+    TABLE+=("| NDVI 8192² → COG | $(fmt_s "$mc") | gdal_calc.py + gdal_translate $(fmt_s "$mx") | ${r2}× | $(rss_mb "$OUT/cog.tilerun_cog.time") / $(rss_mb "$OUT/cog.gdal_chain.time") MB | $(cpus cog tilerun_cog gdal_chain) |")
+    TABLE+=("| Hillshade 8192² → COG | $(fmt_s "$mh") | gdaldem -of COG $(fmt_s "$md") | ${r3}× | $(rss_mb "$OUT/cog.tilerun_hs.time") / $(rss_mb "$OUT/cog.gdaldem.time") MB | $(cpus cog tilerun_hs gdaldem) |")
     echo
 }
 
@@ -520,7 +528,8 @@ section_codec() {
     echo "median: 1 worker $(fmt_s "$w1") wall, $c1 CPU-s ($(pct "$c1" "$w1")); 2 workers $(fmt_s "$w2") wall, $c2 CPU-s ($(pct "$c2" "$w2"))"
     echo "CPU-s 2 workers / 1 worker = $x; speed-up $(ratio "$w1" "$w2")×"
     echo "codec floor (gdal_translate): decode $fd + encode $fe = $floor CPU-s; tilerun 1 worker / floor = $(ratio "$c1" "$floor")"
-    TABLE+=("| Codec-bound NDVI, --workers 2 vs 1: CPU-s | $c2 CPU-s ($(pct "$c2" "$w2")) | 1 worker $c1 CPU-s; floor $floor | ${x}× CPU-s; vs floor $(ratio "$c1" "$floor")× | $(rss_mb "$OUT/codec.tilerun_w2.time") / $(rss_mb "$OUT/codec.tilerun_w1.time") MB |")
+    TABLE+=("| Codec-bound NDVI (noisy.tif, PREDICTOR=1), --workers 2 vs 1 ($(pct "$c2" "$w2") vs $(pct "$c1" "$w1") CPU) | $(fmt_s "$w2") | tilerun 1 worker $(fmt_s "$w1") | speed-up $(ratio "$w1" "$w2")×; CPU-s ${x}× | $(rss_mb "$OUT/codec.tilerun_w2.time") / $(rss_mb "$OUT/codec.tilerun_w1.time") MB | $c2 / $c1 |")
+    TABLE+=("| Codec-bound NDVI, 1 worker vs the codec floor (gdal_translate decode $fd + encode $fe CPU-s) | $c1 CPU-s | floor $floor CPU-s | $(ratio "$c1" "$floor")× CPU-s | — | $c1 / $floor |")
     if [[ -n $mucho ]]; then
         local mm cm
         mm=$(median "$OUT/codec.json" rio_mucho)
@@ -529,7 +538,7 @@ section_codec() {
         local agree=yes
         compare_ndvi "$o2" "$om" rio-mucho || agree=NO
         [[ $agree == yes ]] || FAILED=1
-        TABLE+=("| Codec-bound NDVI, 2 workers vs rio-mucho 2 processes (outputs agree: $agree) | $(fmt_s "$w2"), $c2 CPU-s | rio-mucho $(fmt_s "$mm"), $cm CPU-s | $(ratio "$w2" "$mm")× wall, $(ratio "$c2" "$cm")× CPU-s | $(rss_mb "$OUT/codec.tilerun_w2.time") / $(rss_mb "$OUT/codec.rio_mucho.time") MB |")
+        TABLE+=("| Codec-bound NDVI, 2 workers vs rio-mucho 2 processes (outputs agree: $agree) | $(fmt_s "$w2") | rio-mucho $(fmt_s "$mm") | $(ratio "$w2" "$mm")×; CPU-s $(ratio "$c2" "$cm")× | $(rss_mb "$OUT/codec.tilerun_w2.time") / $(rss_mb "$OUT/codec.rio_mucho.time") MB | $c2 / $cm |")
     fi
     echo
 }
@@ -542,8 +551,8 @@ echo "## Summary (paste into BENCHMARKS.md)"
 echo
 echo "Machine: $(nproc) × $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(gdalinfo --version | cut -d, -f1); hyperfine medians of $RUNS runs (+$WARMUP warmup); ratio < 1 means tilerun is faster; load average $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end."
 echo
-echo "| Case | tilerun | Reference | Ratio (tilerun/ref) | Peak RSS (tilerun / ref) |"
-echo "|---|---|---|---|---|"
+echo "| Case | tilerun | Reference | Ratio (tilerun/ref) | Peak RSS (tilerun / ref) | CPU-s (tilerun / ref) |"
+echo "|---|---|---|---|---|---|"
 for row in "${TABLE[@]}"; do
     echo "$row"
 done
