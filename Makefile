@@ -28,7 +28,8 @@ deps:
 	fi
 
 bench-deps: deps
-	@command -v hyperfine >/dev/null && [ -x /usr/bin/time ] && /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+	@command -v hyperfine >/dev/null && [ -x /usr/bin/time ] && \
+	  dpkg-query -W -f='$${Status}' python3-venv 2>/dev/null | grep -q "ok installed" || { \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BENCH_PACKAGES); }
 	@[ -x $(BENCH_VENV)/bin/python ] && $(BENCH_VENV)/bin/python -c 'import rasterio, riomucho' 2>/dev/null || { \
