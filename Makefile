@@ -1,19 +1,23 @@
 # tilerun — build, run and test on Debian 12 (GDAL 3.6.2).
 #   make run    install what is missing, build, process the bundled fixture
 #   make test   fmt + clippy + the whole test suite (what CI runs)
-#   make bench  generate the 8192² inputs and compare with gdal_calc.py / gdaldem
+#   make bench  generate the 8192² inputs and compare with gdal_calc.py / gdaldem / rio-mucho
 #   make fuzz   bounded fuzzing of the expression and config parsers
 
 SHELL := /bin/bash
 CARGO ?= cargo
 APT_PACKAGES := libgdal-dev gdal-bin python3-gdal pkgconf
-BENCH_PACKAGES := hyperfine time
+BENCH_PACKAGES := hyperfine time python3-venv
 # The queue and S3 tests start a throwaway PostgreSQL cluster and a local
 # S3 server (moto, from PyPI, in its own venv so the system Python stays
 # untouched; no stdin needed, works as root).
 TEST_PACKAGES := postgresql python3-venv
 MOTO := moto[server]==5.2.5
 MOTO_VENV := .venv/moto
+# The codec-bound section's peer (bench/rio_mucho_ndvi.py). rasterio's wheel
+# bundles its own GDAL (3.10.3 in 1.4.4), so the versions are pinned.
+BENCH_PIP := rasterio==1.4.4 rio-mucho==1.0.0
+BENCH_VENV := bench/.venv
 OUT ?= out
 
 .PHONY: deps test-deps bench-deps build run test lint fixtures bench fuzz clean
@@ -40,9 +44,12 @@ apt-missing:
 	fi
 
 bench-deps: deps
-	@command -v hyperfine >/dev/null && [ -x /usr/bin/time ] || { \
+	@command -v hyperfine >/dev/null && [ -x /usr/bin/time ] && \
+	  dpkg-query -W -f='$${Status}' python3-venv 2>/dev/null | grep -q "ok installed" || { \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BENCH_PACKAGES); }
+	@[ -x $(BENCH_VENV)/bin/python ] && $(BENCH_VENV)/bin/python -c 'import rasterio, riomucho' 2>/dev/null || { \
+	  /usr/bin/python3 -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install -q $(BENCH_PIP); }
 
 build: deps
 	$(CARGO) build --release --locked

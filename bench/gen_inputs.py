@@ -19,6 +19,11 @@ OUTDIR defaults to bench/data. Files:
                pixels so NDVI is meaningful.
   scene4x.tif  (--scale 2 only) same recipe at 16384x16384 (4x the pixels),
                for the peak-RSS growth check.
+  noisy.tif    codec-bound scene: the scene.tif recipe with strong per-pixel
+               noise (sigma 400 DN), pixel-interleaved, 512x512 tiles,
+               DEFLATE without predictor. Noise leaves DEFLATE little to
+               find, so decoding and encoding dominate the CPU and the maths
+               is nearly free: it shows what workers cost beyond the codec.
   dem.tif      8192x8192 Float32 terrain in metres, 512x512 tiles, DEFLATE
                PREDICTOR=3, nodata -9999 in two holes, EPSG:32633, 30 m.
 
@@ -88,8 +93,9 @@ def contrast(f, k):
     return np.clip((f - 0.5) * k + 0.5, 0.0, 1.0)
 
 
-def scene_writer(size, seed):
-    """Return (bands, gdal_type, strip_fn) for the multispectral scene."""
+def scene_writer(size, seed, noise=25.0):
+    """Return (bands, gdal_type, strip_fn) for the multispectral scene, with
+    per-pixel Gaussian noise of `noise` DN (sensor-like by default)."""
     scale = size / 8192.0
     veg = Fbm(seed + 1, size, size, int(1024 * scale), 5)
     bright = Fbm(seed + 2, size, size, int(2048 * scale), 4)
@@ -109,7 +115,7 @@ def scene_writer(size, seed):
         ])
         bands = land * (1 - w) + wet * w
         rng = np.random.default_rng([seed, y0])
-        bands += rng.standard_normal(bands.shape, dtype=np.float32) * 25.0
+        bands += rng.standard_normal(bands.shape, dtype=np.float32) * noise
         out = np.clip(np.rint(bands), 1, 65535).astype(np.uint16)
         out[:, :, :nodata_cols] = 0
         return out
@@ -212,6 +218,10 @@ def main(argv):
     if args.scale == 2:
         generate(os.path.join(args.outdir, "scene4x.tif"), 16384, scene_writer, 2024,
                  scene_co, 10.0, (500000.0, 5600000.0), 0, names, args.force)
+    generate(os.path.join(args.outdir, "noisy.tif"), 8192,
+             lambda size, seed: scene_writer(size, seed, noise=400.0), 3036,
+             CO_COMMON + ["INTERLEAVE=PIXEL"], 10.0, (500000.0, 5600000.0), 0, names,
+             args.force)
     generate(os.path.join(args.outdir, "dem.tif"), 8192, dem_writer, 4048,
              CO_COMMON + ["PREDICTOR=3"], 30.0, (400000.0, 5700000.0), -9999.0,
              None, args.force)

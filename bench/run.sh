@@ -6,7 +6,7 @@
 # command on any box; absolute seconds vary by machine, ratios much less.
 #
 # Usage (from anywhere; paths are relative to the repo root):
-#   bench/run.sh [ndvi] [scaling] [rss] [hillshade] [cog]     (default: all)
+#   bench/run.sh [ndvi] [scaling] [rss] [hillshade] [cog] [codec]  (default: all)
 #
 # Sections:
 #   ndvi       tilerun band math vs gdal_calc.py on scene.tif; outputs compared
@@ -20,6 +20,14 @@
 #              -of COG. Every COG is checked with GDAL's validator, and one
 #              extra tilerun -v run shows where the COG time goes (windows +
 #              temp GTiff, overviews, COG copy).
+#   codec      codec-bound NDVI on noisy.tif (strong per-pixel noise, so
+#              DEFLATE is nearly all the work), output PREDICTOR=1: tilerun
+#              --workers 1 and 2 vs rio-mucho with 2 processes, same
+#              creation options; the codec floor (gdal_translate decoding the
+#              input, and DEFLATE-encoding tilerun's uncompressed NDVI); CPU-s
+#              (user + sys) beside wall, since the question here is how much
+#              CPU a second worker adds. Outputs compared like ndvi.
+#              Skipped with PEERS_ONLY=1.
 #
 # Environment:
 #   TILERUN     binary (default target/release/tilerun; built if missing)
@@ -29,11 +37,17 @@
 #   BENCH_OUT   dir for outputs and JSON (default: a temp dir, removed at exit
 #               unless KEEP=1)
 #   PEERS_ONLY  1 = time only the GDAL tools (no tilerun needed)
+#   RIO_PY      python with rasterio + rio-mucho for the codec section
+#               (default bench/.venv/bin/python, made by make bench-deps;
+#               the peer is skipped, with a note, when it is missing)
 #   NODATA_F32  nodata for the Float32 NDVI, passed to both tools
 #               (default -3.4028234663852886e+38, GDAL's usual Float32 nodata)
 #
 # Peak RSS is "Maximum resident set size" from /usr/bin/time -v, taken over
-# every timed run (warmup included) of a command.
+# every timed run (warmup included) of a command. CPU-s is the median of
+# user + sys over the timed runs (warmup left out), from the same logs: on a
+# shared, loaded box it moves much less than wall time, so compare those
+# columns when the load differs between two runs of this script.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -47,12 +61,13 @@ PEERS_ONLY=${PEERS_ONLY:-0}
 NODATA_F32=${NODATA_F32:--3.4028234663852886e+38}
 TILERUN_DEFAULT=target/release/tilerun
 TILERUN=${TILERUN:-$TILERUN_DEFAULT}
+RIO_PY=${RIO_PY:-bench/.venv/bin/python}
 
-ALL_SECTIONS=(ndvi scaling rss hillshade cog)
+ALL_SECTIONS=(ndvi scaling rss hillshade cog codec)
 SECTIONS=()
 for arg in "$@"; do
     case "$arg" in
-        ndvi | scaling | rss | hillshade | cog) SECTIONS+=("$arg") ;;
+        ndvi | scaling | rss | hillshade | cog | codec) SECTIONS+=("$arg") ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
             exit 0
@@ -97,11 +112,29 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
 
+# CPU-s / wall as a percentage: "191%"
+pct() {
+    awk -v c="$1" -v w="$2" 'BEGIN { printf "%.0f%%", c * 100 / w }'
+}
+
 # Median (seconds) of the command named $2 in hyperfine JSON $1.
 median() {
     "$PY" -c 'import json, sys
 r = [x for x in json.load(open(sys.argv[1]))["results"] if x["command"] == sys.argv[2]]
 print(r[0]["median"])' "$1" "$2"
+}
+
+# Median CPU seconds (user + sys) in a /usr/bin/time -v log written by
+# hyperfine runs, leaving out the $WARMUP warm-up runs at its head.
+cpu_s() {
+    awk -F': ' -v skip="$WARMUP" '/User time \(seconds\)/ { u = $2 }
+                /System time \(seconds\)/ { if (++n > skip) print u + $2 }' "$1" | sort -g |
+        awk '{ c[NR] = $1 } END { printf "%.2f", (NR % 2) ? c[(NR + 1) / 2] : (c[NR / 2] + c[NR / 2 + 1]) / 2 }'
+}
+
+# "A / B" median CPU-s of two commands of a section: cpus SECTION NAME_A NAME_B
+cpus() {
+    echo "$(cpu_s "$OUT/$1.$2.time") / $(cpu_s "$OUT/$1.$3.time")"
 }
 
 # Largest "Maximum resident set size" in a /usr/bin/time -v log, in MB.
@@ -145,12 +178,16 @@ echo "memory:    $(awk '/^MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/me
 echo "gdal:      $(gdalinfo --version)"
 echo "hyperfine: $(hyperfine --version)"
 echo "runs:      $RUNS (+$WARMUP warmup), medians quoted"
+# The boxes are shared: say how busy this one was (1, 5, 15 min averages).
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load:      $LOAD_START at start"
 echo
 
 # ---------------------------------------------------------------- inputs
 "$PY" bench/gen_inputs.py "$DATA" --scale "$SCALE"
 SCENE=$DATA/scene.tif
 SCENE4X=$DATA/scene4x.tif
+NOISY=$DATA/noisy.tif
 DEM=$DATA/dem.tif
 
 # ---------------------------------------------------------------- tilerun
@@ -199,7 +236,7 @@ section_ndvi() {
             "/usr/bin/time -v -a -o $(quote "$OUT/ndvi.gdal_calc.time") $gcmd"
         local mg
         mg=$(median "$OUT/ndvi.json" gdal_calc)
-        TABLE+=("| NDVI 8192² 4×UInt16 → Float32 | — | gdal_calc.py $(fmt_s "$mg") | — | — / $(rss_mb "$OUT/ndvi.gdal_calc.time") MB |")
+        TABLE+=("| NDVI 8192² 4×UInt16 → Float32 | — | gdal_calc.py $(fmt_s "$mg") | — | — / $(rss_mb "$OUT/ndvi.gdal_calc.time") MB | — / $(cpu_s "$OUT/ndvi.gdal_calc.time") |")
         echo
         return
     fi
@@ -212,15 +249,16 @@ section_ndvi() {
     local agree=yes
     compare_ndvi "$ot" "$og" || agree=NO
     [[ $agree == yes ]] || FAILED=1
-    TABLE+=("| NDVI 8192² 4×UInt16 → Float32 (outputs agree: $agree) | $(fmt_s "$mt") | gdal_calc.py $(fmt_s "$mg") | ${r}× | $(rss_mb "$OUT/ndvi.tilerun.time") / $(rss_mb "$OUT/ndvi.gdal_calc.time") MB |")
+    TABLE+=("| NDVI 8192² 4×UInt16 → Float32 (outputs agree: $agree) | $(fmt_s "$mt") | gdal_calc.py $(fmt_s "$mg") | ${r}× | $(rss_mb "$OUT/ndvi.tilerun.time") / $(rss_mb "$OUT/ndvi.gdal_calc.time") MB | $(cpus ndvi tilerun gdal_calc) |")
     echo
 }
 
 # Valid pixels must agree within 1e-6 and nodata masks must be identical.
 # gdal_calc.py writes NaN (not its NoDataValue) where its expression is 0/0,
 # i.e. on the nodata stripe, so NaN counts as nodata on both sides.
+# compare_ndvi TILERUN_OUT PEER_OUT [PEER_NAME (default gdal_calc)]
 compare_ndvi() {
-    "$PY" - "$1" "$2" <<'EOF'
+    "$PY" - "$1" "$2" "${3:-gdal_calc}" <<'EOF'
 import sys
 import numpy as np
 from osgeo import gdal
@@ -253,7 +291,7 @@ for y in range(0, h, 512):
     nodata += int(np.count_nonzero(ma & mb))
     if ok.any():
         max_diff = max(max_diff, float(np.abs(a[ok] - b[ok]).max()))
-print(f"compare: nodata tilerun={nd_a} gdal_calc={nd_b}; valid={valid} nodata={nodata} "
+print(f"compare: nodata tilerun={nd_a} {sys.argv[3]}={nd_b}; valid={valid} nodata={nodata} "
       f"mask mismatches={mask_mismatch} max|diff|={max_diff:.3g}")
 if mask_mismatch or max_diff > 1e-6:
     print("compare: OUTPUTS DISAGREE")
@@ -273,7 +311,7 @@ section_scaling() {
     m2=$(median "$OUT/scaling.json" workers2)
     s=$(ratio "$m1" "$m2")
     echo "median: 1 worker $(fmt_s "$m1"), 2 workers $(fmt_s "$m2"); speed-up = ${s}×"
-    TABLE+=("| NDVI scaling, --workers 2 vs 1 | $(fmt_s "$m2") | tilerun 1 worker $(fmt_s "$m1") | speed-up ${s}× | $(rss_mb "$OUT/scaling.workers2.time") / $(rss_mb "$OUT/scaling.workers1.time") MB |")
+    TABLE+=("| NDVI scaling, --workers 2 vs 1 | $(fmt_s "$m2") | tilerun 1 worker $(fmt_s "$m1") | speed-up ${s}× | $(rss_mb "$OUT/scaling.workers2.time") / $(rss_mb "$OUT/scaling.workers1.time") MB | $(cpus scaling workers2 workers1) |")
     echo
 }
 
@@ -287,7 +325,7 @@ section_rss() {
     echo "scene.tif   (8192²):  $base MB"
     if [[ ! -f $SCENE4X ]]; then
         echo "scene4x.tif missing: rerun with SCALE=2 (or bench/gen_inputs.py --scale 2) for the growth check"
-        TABLE+=("| NDVI peak RSS (8192²) | $base MB | — | — | — |")
+        TABLE+=("| NDVI peak RSS (8192²) | $base MB | — | — | — | — |")
         echo
         return
     fi
@@ -297,7 +335,7 @@ section_rss() {
     big=$(rss_mb "$OUT/rss.scene4x.time")
     g=$(awk -v a="$base" -v b="$big" 'BEGIN { printf "%+.0f%%", (b - a) * 100 / a }')
     echo "scene4x.tif (16384²): $big MB; growth for 4× pixels: $g"
-    TABLE+=("| NDVI peak RSS, 16384² vs 8192² (4× pixels) | $big MB | $base MB | growth $g | — |")
+    TABLE+=("| NDVI peak RSS, 16384² vs 8192² (4× pixels) | $big MB | $base MB | growth $g | — | — |")
     echo
 }
 
@@ -314,7 +352,7 @@ section_hillshade() {
             "/usr/bin/time -v -a -o $(quote "$OUT/hillshade.gdaldem.time") $gcmd"
         local mg
         mg=$(median "$OUT/hillshade.json" gdaldem)
-        TABLE+=("| Hillshade 8192² Float32 → Byte | — | gdaldem $(fmt_s "$mg") | — | — / $(rss_mb "$OUT/hillshade.gdaldem.time") MB |")
+        TABLE+=("| Hillshade 8192² Float32 → Byte | — | gdaldem $(fmt_s "$mg") | — | — / $(rss_mb "$OUT/hillshade.gdaldem.time") MB | — / $(cpu_s "$OUT/hillshade.gdaldem.time") |")
         echo
         return
     fi
@@ -325,7 +363,7 @@ section_hillshade() {
     r=$(ratio "$mt" "$mg")
     echo "median: tilerun $(fmt_s "$mt"), gdaldem $(fmt_s "$mg"); tilerun/gdaldem = $r"
     compare_hillshade "$ot" "$og" || true
-    TABLE+=("| Hillshade 8192² Float32 → Byte | $(fmt_s "$mt") | gdaldem $(fmt_s "$mg") | ${r}× | $(rss_mb "$OUT/hillshade.tilerun.time") / $(rss_mb "$OUT/hillshade.gdaldem.time") MB |")
+    TABLE+=("| Hillshade 8192² Float32 → Byte | $(fmt_s "$mt") | gdaldem $(fmt_s "$mg") | ${r}× | $(rss_mb "$OUT/hillshade.tilerun.time") / $(rss_mb "$OUT/hillshade.gdaldem.time") MB | $(cpus hillshade tilerun gdaldem) |")
     echo
 }
 
@@ -411,8 +449,8 @@ section_cog() {
         bench_many cog gdal_chain "$ogc" "$chain" gdaldem "$hg" "$gdem"
         validate_cog "gdal_translate output" "$ogc"
         validate_cog "gdaldem output" "$hg"
-        TABLE+=("| NDVI 8192² → COG | — | gdal_calc.py + gdal_translate $(fmt_s "$(median "$OUT/cog.json" gdal_chain)") | — | — / $(rss_mb "$OUT/cog.gdal_chain.time") MB |")
-        TABLE+=("| Hillshade 8192² → COG | — | gdaldem -of COG $(fmt_s "$(median "$OUT/cog.json" gdaldem)") | — | — / $(rss_mb "$OUT/cog.gdaldem.time") MB |")
+        TABLE+=("| NDVI 8192² → COG | — | gdal_calc.py + gdal_translate $(fmt_s "$(median "$OUT/cog.json" gdal_chain)") | — | — / $(rss_mb "$OUT/cog.gdal_chain.time") MB | — / $(cpu_s "$OUT/cog.gdal_chain.time") |")
+        TABLE+=("| Hillshade 8192² → COG | — | gdaldem -of COG $(fmt_s "$(median "$OUT/cog.json" gdaldem)") | — | — / $(rss_mb "$OUT/cog.gdaldem.time") MB | — / $(cpu_s "$OUT/cog.gdaldem.time") |")
         echo
         return
     fi
@@ -446,9 +484,62 @@ section_cog() {
     [[ -n $asm ]] || echo "WARNING: the COG was not assembled (GDAL copy path taken)"
     awk -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" -v c="${asm:-0}" \
         'BEGIN { printf "split (one -v run): total %.2f s = windows with overviews and all encoding %.2f s + assembly (stage -> COG) %.2f s\n", t, t - c, c }'
-    TABLE+=("| NDVI 8192² → COG vs → GTiff (target ≤ 1.30×: $met) | $(fmt_s "$mc") | tilerun GTiff $(fmt_s "$mg") | ${r1}× | $(rss_mb "$OUT/cog.tilerun_cog.time") / $(rss_mb "$OUT/cog.tilerun_gtiff.time") MB |")
-    TABLE+=("| NDVI 8192² → COG | $(fmt_s "$mc") | gdal_calc.py + gdal_translate $(fmt_s "$mx") | ${r2}× | $(rss_mb "$OUT/cog.tilerun_cog.time") / $(rss_mb "$OUT/cog.gdal_chain.time") MB |")
-    TABLE+=("| Hillshade 8192² → COG | $(fmt_s "$mh") | gdaldem -of COG $(fmt_s "$md") | ${r3}× | $(rss_mb "$OUT/cog.tilerun_hs.time") / $(rss_mb "$OUT/cog.gdaldem.time") MB |")
+    TABLE+=("| NDVI 8192² → COG vs → GTiff (target ≤ 1.30×: $met) | $(fmt_s "$mc") | tilerun GTiff $(fmt_s "$mg") | ${r1}× | $(rss_mb "$OUT/cog.tilerun_cog.time") / $(rss_mb "$OUT/cog.tilerun_gtiff.time") MB | $(cpus cog tilerun_cog tilerun_gtiff) |")
+    TABLE+=("| NDVI 8192² → COG | $(fmt_s "$mc") | gdal_calc.py + gdal_translate $(fmt_s "$mx") | ${r2}× | $(rss_mb "$OUT/cog.tilerun_cog.time") / $(rss_mb "$OUT/cog.gdal_chain.time") MB | $(cpus cog tilerun_cog gdal_chain) |")
+    TABLE+=("| Hillshade 8192² → COG | $(fmt_s "$mh") | gdaldem -of COG $(fmt_s "$md") | ${r3}× | $(rss_mb "$OUT/cog.tilerun_hs.time") / $(rss_mb "$OUT/cog.gdaldem.time") MB | $(cpus cog tilerun_hs gdaldem) |")
+    echo
+}
+
+# ---------------------------------------------------------------- codec
+# Like for like with rio-mucho: same creation options, PREDICTOR=1 (noise
+# leaves a predictor nothing to find), 2 processes on the 2 workers' cores.
+section_codec() {
+    echo "## Codec-bound NDVI: tilerun --workers 1 / 2 vs rio-mucho 2 processes ($NOISY)"
+    local o1=$OUT/codec_w1.tif o2=$OUT/codec_w2.tif om=$OUT/codec_mucho.tif
+    local raw=$OUT/codec_raw.tif oe=$OUT/codec_enc.tif
+    local t1 t2 mucho="" dec enc peer=()
+    t1=$(ndvi_tilerun_cmd "$NOISY" "$o1" --co PREDICTOR=1 --workers 1)
+    t2=$(ndvi_tilerun_cmd "$NOISY" "$o2" --co PREDICTOR=1 --workers 2)
+    if [[ -x $RIO_PY ]] && "$RIO_PY" bench/rio_mucho_ndvi.py --versions; then
+        mucho=$(quote "$RIO_PY" bench/rio_mucho_ndvi.py "$NOISY" "$om" --processes 2 \
+            "--nodata=$NODATA_F32" "${TCO[@]}" --co PREDICTOR=1)
+        peer=(rio_mucho "$om" "$mucho")
+    else
+        echo "rio-mucho: no python with rasterio + rio-mucho at '$RIO_PY' (make bench-deps); peer skipped"
+    fi
+    # The codec floor, in two gdal_translate runs: decoding the two bands
+    # NDVI reads (a pixel-interleaved tile decodes all four), and encoding
+    # tilerun's NDVI, written uncompressed once here, untimed.
+    eval "$(ndvi_tilerun_cmd "$NOISY" "$raw" --co COMPRESS=NONE)"
+    dec=$(quote gdal_translate -q -of MEM -b 3 -b 4 "$NOISY" "$OUT/codec_mem")
+    enc=$(quote gdal_translate -q "${GCO[@]}" -co PREDICTOR=1 "$raw" "$oe")
+    bench_many codec tilerun_w1 "$o1" "$t1" tilerun_w2 "$o2" "$t2" \
+        "${peer[@]}" floor_decode "$OUT/codec_mem" "$dec" \
+        floor_encode "$oe" "$enc"
+    local w1 w2 c1 c2 fd fe floor x
+    w1=$(median "$OUT/codec.json" tilerun_w1)
+    w2=$(median "$OUT/codec.json" tilerun_w2)
+    c1=$(cpu_s "$OUT/codec.tilerun_w1.time")
+    c2=$(cpu_s "$OUT/codec.tilerun_w2.time")
+    fd=$(cpu_s "$OUT/codec.floor_decode.time")
+    fe=$(cpu_s "$OUT/codec.floor_encode.time")
+    floor=$(awk -v a="$fd" -v b="$fe" 'BEGIN { printf "%.2f", a + b }')
+    x=$(ratio "$c2" "$c1")
+    echo "median: 1 worker $(fmt_s "$w1") wall, $c1 CPU-s ($(pct "$c1" "$w1")); 2 workers $(fmt_s "$w2") wall, $c2 CPU-s ($(pct "$c2" "$w2"))"
+    echo "CPU-s 2 workers / 1 worker = $x; speed-up $(ratio "$w1" "$w2")×"
+    echo "codec floor (gdal_translate): decode $fd + encode $fe = $floor CPU-s; tilerun 1 worker / floor = $(ratio "$c1" "$floor")"
+    TABLE+=("| Codec-bound NDVI (noisy.tif, PREDICTOR=1), --workers 2 vs 1 ($(pct "$c2" "$w2") vs $(pct "$c1" "$w1") CPU) | $(fmt_s "$w2") | tilerun 1 worker $(fmt_s "$w1") | speed-up $(ratio "$w1" "$w2")×; CPU-s ${x}× | $(rss_mb "$OUT/codec.tilerun_w2.time") / $(rss_mb "$OUT/codec.tilerun_w1.time") MB | $c2 / $c1 |")
+    TABLE+=("| Codec-bound NDVI, 1 worker vs the codec floor (gdal_translate decode $fd + encode $fe CPU-s) | $c1 CPU-s | floor $floor CPU-s | $(ratio "$c1" "$floor")× CPU-s | — | $c1 / $floor |")
+    if [[ -n $mucho ]]; then
+        local mm cm
+        mm=$(median "$OUT/codec.json" rio_mucho)
+        cm=$(cpu_s "$OUT/codec.rio_mucho.time")
+        echo "median: rio-mucho 2 processes $(fmt_s "$mm") wall, $cm CPU-s ($(pct "$cm" "$mm")); tilerun/rio-mucho = $(ratio "$w2" "$mm") wall, $(ratio "$c2" "$cm") CPU-s"
+        local agree=yes
+        compare_ndvi "$o2" "$om" rio-mucho || agree=NO
+        [[ $agree == yes ]] || FAILED=1
+        TABLE+=("| Codec-bound NDVI, 2 workers vs rio-mucho 2 processes (outputs agree: $agree) | $(fmt_s "$w2") | rio-mucho $(fmt_s "$mm") | $(ratio "$w2" "$mm")×; CPU-s $(ratio "$c2" "$cm")× | $(rss_mb "$OUT/codec.tilerun_w2.time") / $(rss_mb "$OUT/codec.rio_mucho.time") MB | $c2 / $cm |")
+    fi
     echo
 }
 
@@ -458,10 +549,10 @@ done
 
 echo "## Summary (paste into BENCHMARKS.md)"
 echo
-echo "Machine: $(nproc) × $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(gdalinfo --version | cut -d, -f1); hyperfine medians of $RUNS runs (+$WARMUP warmup); ratio < 1 means tilerun is faster."
+echo "Machine: $(nproc) × $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(gdalinfo --version | cut -d, -f1); hyperfine medians of $RUNS runs (+$WARMUP warmup); ratio < 1 means tilerun is faster; load average $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end."
 echo
-echo "| Case | tilerun | Reference | Ratio (tilerun/ref) | Peak RSS (tilerun / ref) |"
-echo "|---|---|---|---|---|"
+echo "| Case | tilerun | Reference | Ratio (tilerun/ref) | Peak RSS (tilerun / ref) | CPU-s (tilerun / ref) |"
+echo "|---|---|---|---|---|---|"
 for row in "${TABLE[@]}"; do
     echo "$row"
 done

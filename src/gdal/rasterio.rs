@@ -12,9 +12,17 @@ use gdal_sys::{CPLErr, GDALDataType, GDALRWFlag};
 use crate::window::Window;
 
 /// Read `bands` over `win` as f64, band-sequential.
+///
+/// The buffer is not zeroed first: GDAL overwrites every sample, and zeroing
+/// a few MB per window was pure memory traffic (about 1 GB of memset for an
+/// 8192² two-band read), the kind of work that slows most when both cores
+/// stream at once (BENCHMARKS.md, "Codec-bound scene").
 pub fn read_bands(ds: &Dataset, win: Window, bands: &[usize]) -> anyhow::Result<Vec<f64>> {
-    let mut buf = vec![0f64; win.pixels() * bands.len()];
-    // SAFETY: `buf` holds exactly bands × w × h f64.
+    let n = win.pixels() * bands.len();
+    let mut buf = Vec::<f64>::with_capacity(n);
+    // SAFETY: `buf` has room for exactly bands × w × h f64, which GDAL
+    // writes (GF_Read) before `set_len` claims them; on an error `buf` is
+    // dropped still empty, so no unwritten sample is ever read.
     unsafe {
         io(
             ds,
@@ -23,8 +31,9 @@ pub fn read_bands(ds: &Dataset, win: Window, bands: &[usize]) -> anyhow::Result<
             bands,
             GDALDataType::GDT_Float64,
             buf.as_mut_ptr().cast(),
-        )?
-    };
+        )?;
+        buf.set_len(n);
+    }
     Ok(buf)
 }
 
