@@ -45,12 +45,15 @@ fn killed_and_stopped_workers_lose_and_double_nothing() {
     site.submit(&inputs).ok();
     // Workers 0 and 1 hold each finished output for two seconds before
     // committing, so the test can strike them there; worker 2 is brisk.
+    // One job slot each: a second slot could commit (in the database) in
+    // the instant of the SIGKILL, before it logs, and the log count below
+    // would miss a commit that did happen.
     let slow = [("TILERUN_TEST_COMMIT_DELAY_MS", "2000")];
     let port = super::pg::free_port();
     let metrics = format!("127.0.0.1:{port}");
     let mut w = vec![
-        site.worker(&slow),
-        site.worker(&slow),
+        site.worker_with(&["--jobs", "1"], &slow),
+        site.worker_with(&["--jobs", "1"], &slow),
         site.worker_with(&["--metrics", &metrics], &[DELAY]),
     ];
 
