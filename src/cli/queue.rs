@@ -55,7 +55,11 @@ pub fn run(c: &Command) -> Result<(), Error> {
                     } else {
                         "already queued"
                     };
-                    println!("job {} {how} ({}): {} {}", s.id, s.state, s.recipe, s.input);
+                    let what = match (&s.set_key, &s.members) {
+                        (Some(k), Some(m)) => format!("set {k} ({} files)", m.len()),
+                        _ => s.input.clone(),
+                    };
+                    println!("job {} {how} ({}): {} {what}", s.id, s.state, s.recipe);
                 }
             }
             Ok(())

@@ -13,11 +13,16 @@ use super::db::Db;
 use super::jobs;
 use crate::remote::s3::{is_s3, S3Uri};
 
-/// What one submitted input became.
+/// What one submitted input (or set) became.
 #[derive(Debug, serde::Serialize)]
 pub struct Submitted {
     pub id: i64,
+    /// The input, or a set's first member.
     pub input: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<String>>,
     pub recipe: String,
     pub state: String,
     /// False when the same input (and content) was already queued with
@@ -25,8 +30,9 @@ pub struct Submitted {
     pub created: bool,
 }
 
-/// Queue every input with `recipe`, in one transaction, and wake workers.
-/// Waits out a database outage unless `stop` is raised.
+/// Queue `inputs` with `recipe`: one job per input, or per set for a
+/// recipe with `inputs` (see `group`). Waits out a database outage unless
+/// `stop` is raised.
 pub fn submit(
     db: &mut Db,
     cfg: &Config,
@@ -41,22 +47,36 @@ pub fn submit(
             known.join(", ")
         )));
     }
-    let mut keyed = Vec::with_capacity(inputs.len());
+    let mut found = Vec::with_capacity(inputs.len());
     for i in inputs {
         if is_s3(i) {
-            keyed.extend(identify_s3(i)?);
+            found.extend(identify_s3(i)?);
         } else {
-            keyed.push(identify(i)?);
+            found.push(identify(i)?);
         }
     }
+    let decls = cfg.recipes.get(recipe).and_then(|r| r.inputs.as_ref());
+    let jobs = super::group::jobs(recipe, decls, found)?;
+    enqueue(db, &jobs, recipe, stop)
+}
+
+/// Add `jobs` in one transaction (each, or the existing one) and wake workers.
+pub fn enqueue(
+    db: &mut Db,
+    jobs: &[jobs::New],
+    recipe: &str,
+    stop: &AtomicBool,
+) -> Result<Vec<Submitted>, Error> {
     db.run(stop, |c| {
-        let mut out = Vec::with_capacity(keyed.len());
+        let mut out = Vec::with_capacity(jobs.len());
         let mut tx = c.transaction()?;
-        for (input, fp) in &keyed {
-            let (id, state, created) = jobs::submit(&mut tx, input, fp, recipe)?;
+        for j in jobs {
+            let (id, state, created) = jobs::submit(&mut tx, j, recipe)?;
             out.push(Submitted {
                 id,
-                input: input.clone(),
+                input: j.input.clone(),
+                set_key: j.set_key.clone(),
+                members: j.members.clone(),
                 recipe: recipe.to_string(),
                 state,
                 created,
@@ -70,27 +90,60 @@ pub fn submit(
 }
 
 /// The input as stored (an absolute path, the same on every host that
-/// shares the storage) and its content fingerprint (size and mtime).
+/// shares the storage) and its content fingerprint: size and mtime, or
+/// for a folder (a `.SAFE`) its file count, bytes and newest change.
 pub fn identify(input: &str) -> Result<(String, String), Error> {
     let p = Path::new(input);
     let abs = std::fs::canonicalize(p).map_err(|e| error::io("cannot read input", p, e))?;
     let md = std::fs::metadata(&abs).map_err(|e| error::io("cannot read input", p, e))?;
-    if !md.is_file() {
-        return Err(job(format!("{}: not a regular file", error::show(p))));
-    }
+    let fp = if md.is_dir() {
+        tree_fingerprint(&abs).map_err(|e| error::io("cannot read input", p, e))?
+    } else if md.is_file() {
+        let (s, ns) = mtime(&md);
+        format!("size={} mtime={s}.{ns:09}", md.len())
+    } else {
+        return Err(job(format!(
+            "{}: not a regular file or folder",
+            error::show(p)
+        )));
+    };
     let Some(s) = abs.to_str() else {
         return Err(job(format!(
             "{}: the queue stores UTF-8 paths only",
             error::show(p)
         )));
     };
-    let fp = format!(
-        "size={} mtime={}.{:09}",
-        md.len(),
-        md.mtime(),
-        md.mtime_nsec()
-    );
     Ok((s.to_string(), fp))
+}
+
+fn mtime(md: &std::fs::Metadata) -> (i64, i64) {
+    (md.mtime(), md.mtime_nsec())
+}
+
+/// A folder's content in one short line: any file added, removed, renamed
+/// or rewritten changes its count, its bytes or the newest mtime (a folder's
+/// own mtime moves when its entries change).
+fn tree_fingerprint(dir: &Path) -> std::io::Result<String> {
+    let (mut files, mut bytes) = (0u64, 0u64);
+    let mut newest = mtime(&std::fs::metadata(dir)?);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let md = e.metadata()?;
+            newest = newest.max(mtime(&md));
+            if md.is_dir() {
+                stack.push(e.path());
+            } else {
+                files += 1;
+                bytes += md.len();
+            }
+        }
+    }
+    let (s, ns) = newest;
+    Ok(format!(
+        "tree files={files} bytes={bytes} newest={s}.{ns:09}"
+    ))
 }
 
 /// Every object an `s3://` input (or pattern) names, with its fingerprint

@@ -17,7 +17,11 @@ pub const CHANNEL: &str = "tilerun_jobs";
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: i64,
+    /// The file, or a set's first member.
     pub input: String,
+    /// Every file the job reads: `[input]`, or a set's members.
+    pub members: Vec<String>,
+    pub set_key: Option<String>,
     pub recipe: String,
     /// Counting this claim.
     pub attempts: i32,
@@ -26,25 +30,56 @@ pub struct Claimed {
     pub reclaimed_from: Option<String>,
 }
 
+impl Claimed {
+    /// What logs call the job: its file, or its set.
+    pub fn shown(&self) -> String {
+        match &self.set_key {
+            Some(k) => format!("set {k} ({} files)", self.members.len()),
+            None => self.input.clone(),
+        }
+    }
+}
+
+/// A job to add: one input (a file, folder or archive), or a set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct New {
+    /// The input, or a set's first member.
+    pub input: String,
+    /// Size and mtime (or ETag); for a set, each member's path and its own.
+    pub fingerprint: String,
+    /// A set's members, sorted; None for one input.
+    pub members: Option<Vec<String>>,
+    pub set_key: Option<String>,
+}
+
 /// Add a job, or find the one already there for the same input, content
-/// and recipe. Returns (id, state, created).
+/// and recipe. Returns (id, state, created). A set's fingerprint is stored
+/// as a digest: the unique index holds it, and a set's text can be long.
 pub fn submit(
     c: &mut impl GenericClient,
-    input: &str,
-    fingerprint: &str,
+    job: &New,
     recipe: &str,
 ) -> Result<(i64, String, bool), postgres::Error> {
     let row = c.query_opt(
-        "INSERT INTO tilerun.jobs (input, fingerprint, recipe) VALUES ($1, $2, $3)
+        "INSERT INTO tilerun.jobs (input, fingerprint, recipe, members, set_key)
+         VALUES ($1, CASE WHEN $4::text[] IS NULL THEN $2 ELSE 'set:' || md5($2) END,
+                 $3, $4, $5)
          ON CONFLICT (input, fingerprint, recipe) DO NOTHING RETURNING id",
-        &[&input, &fingerprint, &recipe],
+        &[
+            &job.input,
+            &job.fingerprint,
+            &recipe,
+            &job.members,
+            &job.set_key,
+        ],
     )?;
     if let Some(r) = row {
         return Ok((r.get(0), "pending".into(), true));
     }
     let r = c.query_one(
-        "SELECT id, state FROM tilerun.jobs WHERE input = $1 AND fingerprint = $2 AND recipe = $3",
-        &[&input, &fingerprint, &recipe],
+        "SELECT id, state FROM tilerun.jobs WHERE input = $1 AND recipe = $3
+             AND fingerprint = CASE WHEN $4::text[] IS NULL THEN $2 ELSE 'set:' || md5($2) END",
+        &[&job.input, &job.fingerprint, &recipe, &job.members],
     )?;
     Ok((r.get(0), r.get(1), false))
 }
@@ -98,12 +133,15 @@ pub fn claim(
              host = $1, started_at = now(), updated_at = now()
          FROM c WHERE j.id = c.id
          RETURNING j.id, j.input, j.recipe, j.attempts, j.lease_token::text,
-                   CASE WHEN c.was = 'running' THEN c.was_host END",
+                   CASE WHEN c.was = 'running' THEN c.was_host END,
+                   coalesce(j.members, ARRAY[j.input]), j.set_key",
         &[&host, &lease_secs, &max_attempts],
     )?;
     Ok(row.map(|r| Claimed {
         id: r.get(0),
         input: r.get(1),
+        members: r.get(6),
+        set_key: r.get(7),
         recipe: r.get(2),
         attempts: r.get(3),
         token: r.get(4),

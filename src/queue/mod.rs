@@ -17,6 +17,7 @@
 
 pub mod admin;
 pub mod db;
+pub mod group;
 pub mod heartbeat;
 pub mod jobs;
 pub mod run;

@@ -57,16 +57,10 @@ pub fn run(
     stop: &AtomicBool,
 ) -> Result<Staged, Error> {
     let scratch = scratch_for(scratch, j);
-    let (input, from_s3) = if is_s3(&j.input) {
-        let uri = S3Uri::parse(&j.input)?;
-        std::fs::create_dir_all(&scratch).map_err(|e| crate::error::io("creating", &scratch, e))?;
-        let local = scratch.join(uri.name());
-        crate::remote::s3::download(&uri, &local)?;
-        (local, Some(uri))
-    } else {
-        (PathBuf::from(&j.input), None)
-    };
-    let request = crate::plan::Request::recipe(vec![input], &j.recipe);
+    let (files, from_s3) = fetch(&j.members, &scratch)?;
+    // A set's files resolve exactly as `tilerun FILE… --recipe R` would:
+    // by pattern, the output named by the set key.
+    let request = crate::plan::Request::recipe(files, &j.recipe);
     let mut spec = crate::plan::recipe::resolve(&request, cfg)?;
     let target = target(cfg, &spec.output, from_s3.as_ref())?;
     let staged = match &target {
@@ -84,7 +78,7 @@ pub fn run(
     let engine_id = SEQ.fetch_add(1, Ordering::Relaxed);
     let prepared = crate::plan::prepare::prepare(&spec, engine_id, Arc::clone(cancel))?;
     for w in &prepared.warnings {
-        tracing::warn!(job = j.id, "{}: {w}", j.input);
+        tracing::warn!(job = j.id, "{}: {w}", j.shown());
     }
     let ctx = prepared.ctx;
     let outcome = engine.run(&ctx, &prepared.outcome, || {
@@ -96,7 +90,7 @@ pub fn run(
         return Err(job("internal error: the pipeline stopped"));
     };
     for w in &outcome.warnings {
-        tracing::warn!(job = j.id, "{}: GDAL: {w}", j.input);
+        tracing::warn!(job = j.id, "{}: GDAL: {w}", j.shown());
     }
     match outcome.result {
         Ok(summary) => Ok(Staged {
@@ -106,8 +100,28 @@ pub fn run(
             bytes: (summary.pixels as f64 * ctx.sample_bytes()) as u64,
         }),
         Err(JobError::Cancelled) => Err(Error::interrupted()),
-        Err(JobError::Failed(e)) => Err(e.context(&j.input)),
+        Err(JobError::Failed(e)) => Err(e.context(j.shown())),
     }
+}
+
+/// Local paths for the job's files (S3 members downloaded into `scratch`)
+/// and the first S3 member, beside which an output may go.
+fn fetch(members: &[String], scratch: &Path) -> Result<(Vec<PathBuf>, Option<S3Uri>), Error> {
+    let mut files = Vec::with_capacity(members.len());
+    let mut first_s3 = None;
+    for m in members {
+        if !is_s3(m) {
+            files.push(PathBuf::from(m));
+            continue;
+        }
+        let uri = S3Uri::parse(m)?;
+        std::fs::create_dir_all(scratch).map_err(|e| crate::error::io("creating", scratch, e))?;
+        let local = scratch.join(uri.name());
+        crate::remote::s3::download(&uri, &local)?;
+        files.push(local);
+        first_s3.get_or_insert(uri);
+    }
+    Ok((files, first_s3))
 }
 
 /// Where the output goes: `[output] dir` (a folder or an s3:// prefix),

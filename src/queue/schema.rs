@@ -13,7 +13,8 @@ use postgres::Client;
 const LOCK_KEY: i64 = 0x0074_696c_6572_756e;
 
 /// Migration N (1-based) takes the schema from version N-1 to N.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tilerun.jobs (
     id            bigserial PRIMARY KEY,
     input         text NOT NULL,
@@ -37,7 +38,15 @@ CREATE TABLE tilerun.jobs (
 );
 CREATE INDEX jobs_claimable ON tilerun.jobs (id) WHERE state IN ('pending', 'running');
 CREATE INDEX jobs_finished ON tilerun.jobs (finished_at) WHERE state IN ('failed', 'dead');
-"#];
+"#,
+    // 2: a job may read several files (a delivery's set). NULL members = the
+    // one file in `input`, so every row written by version 1 keeps its meaning.
+    // A set's `input` is its first member and its fingerprint a digest of every
+    // member's path and content, so the unique key still finds a resubmission.
+    r#"
+ALTER TABLE tilerun.jobs ADD COLUMN members text[], ADD COLUMN set_key text;
+"#,
+];
 
 /// The schema version this binary writes.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;

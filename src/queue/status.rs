@@ -34,6 +34,11 @@ pub struct Counts {
 pub struct Running {
     pub id: i64,
     pub input: String,
+    /// A set job's key and member count (its `input` is the first member).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<i32>,
     pub recipe: String,
     pub host: String,
     pub attempts: i32,
@@ -46,6 +51,11 @@ pub struct Failure {
     pub id: i64,
     pub state: String,
     pub input: String,
+    /// A set job's key and member count (its `input` is the first member).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<i32>,
     pub recipe: String,
     pub attempts: i32,
     pub last_error: String,
@@ -104,7 +114,7 @@ pub fn read(c: &mut impl GenericClient, shown: &str) -> Result<Status, postgres:
     let running = c
         .query(
             "SELECT id, input, recipe, coalesce(host, ''), attempts,
-                    extract(epoch FROM lease_expires - now())::float8
+                    extract(epoch FROM lease_expires - now())::float8, set_key, cardinality(members)
              FROM tilerun.jobs WHERE state = 'running' ORDER BY id",
             &[],
         )?
@@ -116,12 +126,14 @@ pub fn read(c: &mut impl GenericClient, shown: &str) -> Result<Status, postgres:
             host: r.get(3),
             attempts: r.get(4),
             lease_expires_in_secs: round(r.get::<_, Option<f64>>(5).unwrap_or(0.0)),
+            set_key: r.get(6),
+            members: r.get(7),
         })
         .collect();
     let recent_failures = c
         .query(
             "SELECT id, state, input, recipe, attempts, coalesce(last_error, ''),
-                    extract(epoch FROM now() - finished_at)::float8
+                    extract(epoch FROM now() - finished_at)::float8, set_key, cardinality(members)
              FROM tilerun.jobs WHERE state IN ('failed', 'dead')
              ORDER BY finished_at DESC NULLS LAST LIMIT 10",
             &[],
@@ -135,6 +147,8 @@ pub fn read(c: &mut impl GenericClient, shown: &str) -> Result<Status, postgres:
             attempts: r.get(4),
             last_error: r.get(5),
             secs_ago: round(r.get::<_, Option<f64>>(6).unwrap_or(0.0)),
+            set_key: r.get(7),
+            members: r.get(8),
         })
         .collect();
     Ok(Status {
@@ -146,6 +160,15 @@ pub fn read(c: &mut impl GenericClient, shown: &str) -> Result<Status, postgres:
         running,
         recent_failures,
     })
+}
+
+/// A job in one short line: its file, or its set's key and size (a set's
+/// member list would fill the screen).
+fn what(input: &str, key: &Option<String>, members: Option<i32>) -> String {
+    match (key, members) {
+        (Some(k), Some(n)) => format!("set {k} ({n} files, first {input})"),
+        _ => input.to_string(),
+    }
 }
 
 fn round(s: f64) -> f64 {
@@ -180,7 +203,11 @@ impl std::fmt::Display for Status {
             writeln!(
                 f,
                 "  {:>6}  {}  {lease}  attempt {}  {} {}",
-                r.id, r.host, r.attempts, r.recipe, r.input
+                r.id,
+                r.host,
+                r.attempts,
+                r.recipe,
+                what(&r.input, &r.set_key, r.members)
             )?;
         }
         if !self.recent_failures.is_empty() {
@@ -194,7 +221,7 @@ impl std::fmt::Display for Status {
                 r.state,
                 r.attempts,
                 r.recipe,
-                r.input,
+                what(&r.input, &r.set_key, r.members),
                 crate::error::escape(&r.last_error)
             )?;
         }

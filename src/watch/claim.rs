@@ -50,7 +50,7 @@ pub fn move_into(from: &Path, dir: &Path) -> std::io::Result<PathBuf> {
     }
 }
 
-fn numbered(name: &OsStr, n: u32) -> OsString {
+pub fn numbered(name: &OsStr, n: u32) -> OsString {
     if n == 0 {
         return name.to_os_string();
     }

@@ -66,6 +66,7 @@ pub fn run(config: Option<&std::path::Path>, metrics: Option<&str>) -> Result<()
         }
     }
     sweep_spools(&s.output);
+    enqueue::replay(&mut d);
     let requeued = requeue(&mut d)?;
     let found = d.rescan(Instant::now())?;
     let status = format!(

@@ -99,6 +99,12 @@ impl Sets {
             .find_map(|(i, p)| p.key(name).map(|k| (i.clone(), k)))
     }
 
+    /// True if a pattern of `recipe` names `name` (a file the job reads,
+    /// not an extra that travels with the set).
+    pub fn reads(&self, recipe: &str, name: &str) -> bool {
+        self.member_of(recipe, name).is_some()
+    }
+
     /// True if `name` (loose, in work/ or the inbox) belongs to a waiting set.
     pub fn waiting_key(&self, recipe: &str, name: &OsStr) -> Option<String> {
         let (_, key) = self.member_of(recipe, &name.to_string_lossy())?;

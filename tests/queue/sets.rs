@@ -1,0 +1,311 @@
+//! Deliveries of several files through the shared queue: `submit` makes
+//! ONE job per complete set (and refuses an incomplete one, submitting
+//! nothing), a worker's output equals the one-shot run of the same set,
+//! `watch` with a queue still waits for the whole set and hands it over
+//! once, across a kill -9 in the middle of the hand-over, and a database
+//! of schema version 1 is migrated with its rows still working.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::harness::Site;
+use super::pg::Pg;
+use crate::deliveries::{deliveries, landsat, LANDSAT};
+use crate::util::*;
+use crate::watch::harness::{self as watch, assert_same_raster, names, wait_until, Daemon};
+
+const BANDS: [&str; 3] = ["SR_B4.TIF", "SR_B5.TIF", "QA_PIXEL.TIF"];
+/// A second delivery: the fixture's files under another product id.
+const OTHER: &str = "LC09_L2SP_042034_20231016_20231020_02_T1";
+
+fn site() -> Site {
+    Site::new(&crate::sets::recipes())
+}
+
+/// The delivery's bands copied into `dir` under product id `key`.
+fn copy_set(dir: &Path, key: &str, bands: &[&str]) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    bands
+        .iter()
+        .map(|b| {
+            let p = dir.join(format!("{key}_{b}"));
+            std::fs::copy(landsat(b), &p).unwrap();
+            p
+        })
+        .collect()
+}
+
+fn submit(site: &Site, files: &[PathBuf]) -> Run {
+    let mut c = site.cmd(&["submit", "--recipe", "landsat_ndvi", "--json"]);
+    c.args(files);
+    Run(c.output().unwrap())
+}
+
+fn lines(r: &Run) -> Vec<serde_json::Value> {
+    r.stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The one-shot product of the fixture delivery (its folder).
+fn reference(env: &Env, config: &Path) -> PathBuf {
+    let out = env.path("reference.tif");
+    let folder = deliveries().join(LANDSAT);
+    let mut args: Vec<&std::ffi::OsStr> = vec![folder.as_os_str(), "--config".as_ref()];
+    args.extend([
+        config.as_os_str(),
+        "--recipe".as_ref(),
+        "landsat_ndvi".as_ref(),
+    ]);
+    args.extend(["-o".as_ref(), out.as_os_str()]);
+    env.run(args).ok();
+    out
+}
+
+fn jobs(pg: &Pg) -> String {
+    pg.sql("SELECT set_key, cardinality(members), state FROM tilerun.jobs ORDER BY set_key")
+}
+
+#[test]
+fn submit_groups_a_set_into_one_job_and_the_worker_matches_the_one_shot_run() {
+    let site = site();
+    let mut files = copy_set(&site.inputs, LANDSAT, &BANDS);
+    files.extend(copy_set(&site.inputs, OTHER, &BANDS));
+    files.reverse();
+    let first = submit(&site, &files);
+    first.ok();
+    let made = lines(&first);
+    assert_eq!(made.len(), 2, "{}", first.stdout());
+    for j in &made {
+        assert_eq!(j["members"].as_array().unwrap().len(), 3, "{j}");
+        assert_eq!(j["created"], true);
+    }
+    // The same files again, in another order: the same jobs.
+    files.reverse();
+    let again = submit(&site, &files);
+    let ids = |v: &[serde_json::Value]| v.iter().map(|j| j["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&lines(&again)), ids(&made));
+    assert!(lines(&again).iter().all(|j| j["created"] == false));
+    let mut c = site.cmd(&["submit", "--recipe", "landsat_ndvi"]);
+    c.args(&files[..3]);
+    let one = Run(c.output().unwrap());
+    one.ok();
+    assert!(
+        one.stdout().contains(&format!(
+            "already queued (pending): landsat_ndvi set {LANDSAT} (3 files)"
+        )),
+        "{}",
+        one.stdout()
+    );
+    assert_eq!(
+        jobs(&site.pg),
+        format!("{LANDSAT}|3|pending\n{OTHER}|3|pending")
+    );
+
+    let mut w = site.worker(&[]);
+    wait_until(60, "both sets done", || site.pg.count("done") == 2);
+    w.stop();
+    let want = reference(&site.env, &site.config);
+    for key in [LANDSAT, OTHER] {
+        assert_same_raster(&site.out.join(format!("{key}_landsat_ndvi.tif")), &want);
+    }
+    assert_eq!(site.out_files().len(), 2, "{:?}", site.out_files());
+}
+
+#[test]
+fn an_incomplete_set_or_a_second_file_for_one_name_submits_nothing() {
+    let site = site();
+    let partial = copy_set(&site.inputs, LANDSAT, &BANDS[..2]);
+    let r = submit(&site, &partial);
+    r.fails(2);
+    let want = format!("set {LANDSAT}: missing qa ({LANDSAT}_QA_PIXEL.TIF)");
+    assert!(r.stderr().contains(&want), "{}", r.stderr());
+    let mut twice = copy_set(&site.inputs.join("a"), OTHER, &BANDS);
+    twice.extend(copy_set(&site.inputs.join("b"), OTHER, &BANDS[..1]));
+    let r = submit(&site, &twice);
+    r.fails(2);
+    assert!(
+        r.stderr()
+            .contains(&format!("set {OTHER}: 2 files for red")),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(site.pg.sql("SELECT count(*) FROM tilerun.jobs"), "0");
+
+    // A whole delivery given as one input (an archive) stays one job; a
+    // set with a corrupt member fails, and `status` shows it as a set.
+    let tar = site.inputs.join(format!("{LANDSAT}.tar"));
+    std::fs::copy(deliveries().join(format!("{LANDSAT}.tar")), &tar).unwrap();
+    let bad = copy_set(&site.inputs.join("bad"), "BAD", &BANDS);
+    std::fs::write(&bad[2], b"II*\0 not a TIFF").unwrap();
+    let mut both = bad.clone();
+    both.push(tar);
+    submit(&site, &both).ok();
+    assert_eq!(
+        site.pg.sql(
+            "SELECT coalesce(set_key, input), cardinality(members) FROM tilerun.jobs ORDER BY id"
+        ),
+        format!(
+            "{}|\nBAD|3",
+            site.inputs
+                .join(format!("{LANDSAT}.tar"))
+                .canonicalize()
+                .unwrap()
+                .display()
+        )
+    );
+    let mut w = site.worker(&[]);
+    wait_until(60, "the jobs to end", || {
+        site.pg.count("done") == 1 && site.pg.count("failed") == 1
+    });
+    w.stop();
+    let want = reference(&site.env, &site.config);
+    assert_same_raster(&site.out.join(format!("{LANDSAT}_landsat_ndvi.tif")), &want);
+    let st = site.status();
+    let f = &st["recent_failures"][0];
+    assert_eq!(
+        (f["set_key"].as_str(), f["members"].as_i64()),
+        (Some("BAD"), Some(3)),
+        "{st}"
+    );
+    let text = site.run(&["status"]);
+    let line = text
+        .stdout()
+        .lines()
+        .find(|l| l.contains("BAD"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("set BAD (3 files, first "),
+        "{}",
+        text.stdout()
+    );
+    assert!(
+        !line.contains("SR_B5"),
+        "a set's status line lists every member: {line}"
+    );
+}
+
+#[test]
+fn watch_hands_over_a_whole_set_once_even_across_a_kill_in_the_hand_over() {
+    let pg = Pg::start();
+    let queue = format!("\n[queue]\nurl = '{}'\npoll_secs = 1\n", pg.url());
+    let rules = [("LC09_*", "landsat_ndvi")];
+    let site = watch::Site::with_engine(&rules, &queue, &crate::sets::recipes());
+    // The extra first, the band that completes the set last.
+    let files = ["MTL.json", "QA_PIXEL.TIF", "SR_B5.TIF", "SR_B4.TIF"];
+    let staged = |key: &str| -> Vec<PathBuf> {
+        files
+            .iter()
+            .map(|f| site.stage(&landsat(f), &format!("{key}_{f}")))
+            .collect()
+    };
+    let drop = |p: &PathBuf| std::fs::rename(p, site.inbox.join(p.file_name().unwrap())).unwrap();
+
+    // Members arrive apart; the set is handed over only when whole. The
+    // first daemon is killed after moving the set but before submitting.
+    let mut d = Daemon::spawn({
+        let mut c = site.cmd();
+        c.env("TILERUN_FAILPOINT", "after-handover-move");
+        c
+    });
+    d.wait_ready();
+    let first = staged(LANDSAT);
+    for p in &first[..3] {
+        drop(p);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    wait_until(30, "three members in work/", || {
+        names(&site.work).len() == 3
+    });
+    assert_eq!(pg.sql("SELECT count(*) FROM tilerun.jobs"), "0");
+    drop(&first[3]);
+    d.wait_log(60, "the failpoint", |v| {
+        v["message"] == "failpoint after-handover-move reached"
+    });
+    d.kill9();
+    // Killed in the window: the set moved to done/, no job yet.
+    assert_eq!(names(&site.done).len(), 4, "{:?}", names(&site.done));
+    assert_eq!(pg.sql("SELECT count(*) FROM tilerun.jobs"), "0");
+
+    // The restart finishes the hand-over: one job, the set in done/.
+    let mut d = site.start();
+    d.wait_ready();
+    let replayed =
+        |v: &serde_json::Value| v["message"] == "finishing an interrupted hand-over to the queue";
+    assert_eq!(
+        d.logs().iter().filter(|v| replayed(v)).count(),
+        1,
+        "{}",
+        d.text()
+    );
+    assert_eq!(jobs(&pg), format!("{LANDSAT}|3|pending"));
+    let done = |key: &str| {
+        let mut v: Vec<String> = files.iter().map(|f| format!("{key}_{f}")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&site.done), done(LANDSAT));
+    // A second set, interleaved with nothing left of the first.
+    let second = staged(OTHER);
+    // Another order (an extra counts only if it comes before the set is whole).
+    for i in [3, 0, 2, 1] {
+        drop(&second[i]);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    wait_until(60, "the second set queued", || {
+        d.count("queued", OTHER) == 1
+    });
+    d.stop();
+    let mut d = site.start();
+    d.wait_ready();
+    std::thread::sleep(Duration::from_millis(1500));
+    d.stop();
+    assert_eq!(jobs(&pg), format!("{LANDSAT}|3|pending\n{OTHER}|3|pending"));
+    let mut all = done(LANDSAT);
+    all.extend(done(OTHER));
+    all.sort();
+    assert_eq!(names(&site.done), all);
+    // No member, note or strike file left behind (only the daemon's lock).
+    assert_eq!(watch::tree(&site.work), [".tilerun.lock"]);
+
+    let mut w = Daemon::spawn({
+        let mut c = site.env.cmd();
+        c.args(["worker", "--log-format", "json", "--config"])
+            .arg(&site.config);
+        c
+    });
+    wait_until(60, "both sets done", || {
+        pg.sql("SELECT count(*) FROM tilerun.jobs WHERE state = 'done'") == "2"
+    });
+    w.stop();
+    let want = reference(&site.env, &site.config);
+    for key in [LANDSAT, OTHER] {
+        assert_same_raster(&site.done.join(format!("{key}_landsat_ndvi.tif")), &want);
+    }
+}
+
+#[test]
+fn a_version_1_database_is_migrated_and_its_rows_still_run() {
+    let site = Site::new("");
+    let input = &site.inputs(1)[0];
+    site.run(&["status"]).ok();
+    // Back to version 1's shape, with a row written by a version 1 binary.
+    site.pg.sql(
+        "ALTER TABLE tilerun.jobs DROP COLUMN members, DROP COLUMN set_key;
+         UPDATE tilerun.schema_version SET version = 1",
+    );
+    site.pg.sql(&format!(
+        "INSERT INTO tilerun.jobs (input, fingerprint, recipe) VALUES ('{}', 'old', 'ndvi')",
+        input.display()
+    ));
+    let mut w = site.worker(&[]);
+    wait_until(60, "the old row done", || site.pg.count("done") == 1);
+    w.stop();
+    assert_eq!(
+        site.pg.sql("SELECT version FROM tilerun.schema_version"),
+        "2"
+    );
+    assert_same_raster(&site.out.join("s00_ndvi.tif"), &site.reference(input));
+}
