@@ -56,7 +56,14 @@ pub fn submit(
         }
     }
     let decls = cfg.recipes.get(recipe).and_then(|r| r.inputs.as_ref());
-    let jobs = super::group::jobs(recipe, decls, found)?;
+    let (jobs, skipped) = super::group::jobs(decls, found)?;
+    if !skipped.is_empty() {
+        tracing::warn!(
+            "not submitted: {} file(s) that no input of recipe '{recipe}' names: {}",
+            skipped.len(),
+            skipped.join(", ")
+        );
+    }
     enqueue(db, &jobs, recipe, stop)
 }
 

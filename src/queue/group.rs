@@ -4,8 +4,10 @@
 //! daemon group them) into ONE job per set, which the worker then resolves
 //! exactly as `tilerun FILE… --recipe R` would. A folder (a `.SAFE`) or an
 //! archive is a whole delivery and stays one job. A set with a name
-//! missing or given twice, or a file no pattern names, is refused before
-//! anything is queued (exit 2), naming the key and the names.
+//! missing or given twice is refused before anything is queued (exit 2),
+//! naming the key and the names. Files no pattern names (the MTL, bands
+//! the recipe does not read: what `s3://…/*.TIF` lists) are returned as
+//! skipped, for the caller to say so, as the one-shot CLI ignores them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,12 +20,11 @@ use crate::error::{usage, Error};
 pub type Found = (String, String);
 
 /// The jobs for `found` under a recipe with these `inputs` (None: one
-/// job per input).
+/// job per input), and the files skipped.
 pub fn jobs(
-    recipe: &str,
     decls: Option<&BTreeMap<String, InputDecl>>,
     mut found: Vec<Found>,
-) -> Result<Vec<New>, Error> {
+) -> Result<(Vec<New>, Vec<String>), Error> {
     found.sort();
     found.dedup_by(|a, b| a.0 == b.0);
     let single = |(input, fingerprint): Found| New {
@@ -33,12 +34,12 @@ pub fn jobs(
         set_key: None,
     };
     let Some(decls) = decls.filter(|d| !d.is_empty()) else {
-        return Ok(found.into_iter().map(single).collect());
+        return Ok((found.into_iter().map(single).collect(), vec![]));
     };
     let (whole, loose): (Vec<Found>, Vec<Found>) =
         found.into_iter().partition(|(i, _)| whole_delivery(i));
     let mut sets: BTreeMap<String, BTreeMap<&str, Vec<Found>>> = BTreeMap::new();
-    let mut problems = Vec::new();
+    let (mut problems, mut skipped) = (Vec::new(), Vec::new());
     for f in loose {
         let name = file_name(&f.0).to_string();
         match decls
@@ -51,11 +52,7 @@ pub fn jobs(
                 .entry(input)
                 .or_default()
                 .push(f),
-            None => problems.push(format!(
-                "{}: no input of recipe '{recipe}' matches this name ({})",
-                f.0,
-                patterns(decls)
-            )),
+            None => skipped.push(f.0),
         }
     }
     let mut out: Vec<New> = whole.into_iter().map(single).collect();
@@ -65,8 +62,14 @@ pub fn jobs(
             Err(why) => problems.push(why),
         }
     }
+    if problems.is_empty() && out.is_empty() {
+        problems.push(format!(
+            "no file is named by the recipe's inputs ({})",
+            patterns(decls)
+        ));
+    }
     if problems.is_empty() {
-        Ok(out)
+        Ok((out, skipped))
     } else {
         Err(usage(format!("nothing submitted: {}", problems.join("; "))))
     }
@@ -159,7 +162,8 @@ mod tests {
             f("/x/K_A.TIF"),
             f("/x/J_B.TIF"),
         ];
-        let jobs = jobs("l", Some(&d), found).unwrap();
+        let (jobs, skipped) = jobs(Some(&d), found).unwrap();
+        assert!(skipped.is_empty());
         let keys: Vec<Option<&str>> = jobs.iter().map(|j| j.set_key.as_deref()).collect();
         assert_eq!(keys, [None, Some("J"), Some("K")]);
         assert_eq!(jobs[0].input, "/x/d.tar");
@@ -177,11 +181,11 @@ mod tests {
             f("/x/J_A.TIF"),
             f("/x/K_B.TIF"),
         ];
-        assert_eq!(super::jobs("l", Some(&d), again).unwrap(), jobs);
+        assert_eq!(super::jobs(Some(&d), again).unwrap().0, jobs);
     }
 
     #[test]
-    fn an_incomplete_set_a_duplicate_and_a_stray_are_refused_together() {
+    fn an_incomplete_set_and_a_duplicate_are_refused_together_strays_skipped() {
         let d = decls();
         let found = vec![
             f("/x/K_A.TIF"),
@@ -190,14 +194,24 @@ mod tests {
             f("/x/J_B.TIF"),
             f("/x/MTL.txt"),
         ];
-        let e = jobs("l", Some(&d), found).unwrap_err();
+        let e = jobs(Some(&d), found.clone()).unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Usage);
         for part in [
             "set K: missing b (K_B.TIF)",
             "set J: 2 files for a (/x/J_A.TIF, /y/J_A.TIF)",
-            "/x/MTL.txt: no input of recipe 'l' matches",
         ] {
             assert!(e.msg.contains(part), "{part} not in {}", e.msg);
         }
+        assert!(!e.msg.contains("MTL"), "{}", e.msg);
+        let whole = vec![f("/x/J_A.TIF"), f("/x/J_B.TIF"), f("/x/MTL.txt")];
+        let (jobs, skipped) = super::jobs(Some(&d), whole).unwrap();
+        assert_eq!((jobs.len(), skipped), (1, vec!["/x/MTL.txt".to_string()]));
+        let e = super::jobs(Some(&d), vec![f("/x/MTL.txt")]).unwrap_err();
+        assert!(
+            e.msg
+                .contains("no file is named by the recipe's inputs (a '*_A.TIF', b '*_B.TIF')"),
+            "{}",
+            e.msg
+        );
     }
 }

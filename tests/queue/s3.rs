@@ -152,7 +152,7 @@ fn site_with(output_dir: &str, queue: &str) -> Site {
     site
 }
 
-fn with_env(mut c: Command, moto: &Moto) -> Command {
+pub fn with_env(mut c: Command, moto: &Moto) -> Command {
     for (k, v) in moto.env() {
         c.env(k, v);
     }

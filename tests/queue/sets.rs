@@ -309,3 +309,54 @@ fn a_version_1_database_is_migrated_and_its_rows_still_run() {
     );
     assert_same_raster(&site.out.join("s00_ndvi.tif"), &site.reference(input));
 }
+
+#[test]
+fn an_s3_set_given_by_globs_is_one_job() {
+    let moto = super::s3::Moto::start();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    for b in BANDS.iter().chain(&["MTL.json"]) {
+        moto.put(&format!("/tiles/l/{LANDSAT}_{b}"), &landsat(b));
+    }
+    let site = site();
+    let submit = || {
+        let c = site.cmd(&[
+            "submit",
+            "--recipe",
+            "landsat_ndvi",
+            "--json",
+            "s3://tiles/l/*",
+        ]);
+        Run(super::s3::with_env(c, &moto).output().unwrap())
+    };
+    let first = submit();
+    first.ok();
+    // The extra the pattern lists is named, not queued.
+    let skipped = format!("not submitted: 1 file(s) that no input of recipe 'landsat_ndvi' names: s3://tiles/l/{LANDSAT}_MTL.json");
+    assert!(first.stderr().contains(&skipped), "{}", first.stderr());
+    let made = lines(&first);
+    assert_eq!(made.len(), 1, "{}", first.stdout());
+    let members: Vec<&str> = made[0]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    let want: Vec<String> = ["QA_PIXEL.TIF", "SR_B4.TIF", "SR_B5.TIF"]
+        .iter()
+        .map(|b| format!("s3://tiles/l/{LANDSAT}_{b}"))
+        .collect();
+    assert_eq!(members, want);
+    // Same objects (same ETags): the same job.
+    let again = lines(&submit());
+    assert_eq!(
+        (again[0]["id"].clone(), again[0]["created"].clone()),
+        (made[0]["id"].clone(), false.into())
+    );
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut w = site.worker(&env);
+    wait_until(60, "the set done", || site.pg.count("done") == 1);
+    w.stop();
+    let want = reference(&site.env, &site.config);
+    assert_same_raster(&site.out.join(format!("{LANDSAT}_landsat_ndvi.tif")), &want);
+}
