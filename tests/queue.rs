@@ -7,6 +7,7 @@ mod harness;
 mod pg;
 
 mod admin;
+mod handover;
 mod kill;
 mod metrics;
 mod outage;

@@ -1,22 +1,20 @@
 //! Deliveries of several files through the shared queue: `submit` makes
 //! ONE job per complete set (and refuses an incomplete one, submitting
-//! nothing), a worker's output equals the one-shot run of the same set,
-//! `watch` with a queue still waits for the whole set and hands it over
-//! once, across a kill -9 in the middle of the hand-over, and a database
-//! of schema version 1 is migrated with its rows still working.
+//! nothing), from local files or S3 patterns; a worker's output equals the
+//! one-shot run of the same set; a database of schema version 1 is
+//! migrated with its rows still working. (`watch` with a queue: `handover`.)
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::harness::Site;
 use super::pg::Pg;
 use crate::deliveries::{deliveries, landsat, LANDSAT};
 use crate::util::*;
-use crate::watch::harness::{self as watch, assert_same_raster, names, wait_until, Daemon};
+use crate::watch::harness::{assert_same_raster, wait_until};
 
-const BANDS: [&str; 3] = ["SR_B4.TIF", "SR_B5.TIF", "QA_PIXEL.TIF"];
+pub const BANDS: [&str; 3] = ["SR_B4.TIF", "SR_B5.TIF", "QA_PIXEL.TIF"];
 /// A second delivery: the fixture's files under another product id.
-const OTHER: &str = "LC09_L2SP_042034_20231016_20231020_02_T1";
+pub const OTHER: &str = "LC09_L2SP_042034_20231016_20231020_02_T1";
 
 fn site() -> Site {
     Site::new(&crate::sets::recipes())
@@ -49,7 +47,7 @@ fn lines(r: &Run) -> Vec<serde_json::Value> {
 }
 
 /// The one-shot product of the fixture delivery (its folder).
-fn reference(env: &Env, config: &Path) -> PathBuf {
+pub fn reference(env: &Env, config: &Path) -> PathBuf {
     let out = env.path("reference.tif");
     let folder = deliveries().join(LANDSAT);
     let mut args: Vec<&std::ffi::OsStr> = vec![folder.as_os_str(), "--config".as_ref()];
@@ -63,7 +61,7 @@ fn reference(env: &Env, config: &Path) -> PathBuf {
     out
 }
 
-fn jobs(pg: &Pg) -> String {
+pub fn jobs(pg: &Pg) -> String {
     pg.sql("SELECT set_key, cardinality(members), state FROM tilerun.jobs ORDER BY set_key")
 }
 
@@ -185,105 +183,6 @@ fn an_incomplete_set_or_a_second_file_for_one_name_submits_nothing() {
         !line.contains("SR_B5"),
         "a set's status line lists every member: {line}"
     );
-}
-
-#[test]
-fn watch_hands_over_a_whole_set_once_even_across_a_kill_in_the_hand_over() {
-    let pg = Pg::start();
-    let queue = format!("\n[queue]\nurl = '{}'\npoll_secs = 1\n", pg.url());
-    let rules = [("LC09_*", "landsat_ndvi")];
-    let site = watch::Site::with_engine(&rules, &queue, &crate::sets::recipes());
-    // The extra first, the band that completes the set last.
-    let files = ["MTL.json", "QA_PIXEL.TIF", "SR_B5.TIF", "SR_B4.TIF"];
-    let staged = |key: &str| -> Vec<PathBuf> {
-        files
-            .iter()
-            .map(|f| site.stage(&landsat(f), &format!("{key}_{f}")))
-            .collect()
-    };
-    let drop = |p: &PathBuf| std::fs::rename(p, site.inbox.join(p.file_name().unwrap())).unwrap();
-
-    // Members arrive apart; the set is handed over only when whole. The
-    // first daemon is killed after moving the set but before submitting.
-    let mut d = Daemon::spawn({
-        let mut c = site.cmd();
-        c.env("TILERUN_FAILPOINT", "after-handover-move");
-        c
-    });
-    d.wait_ready();
-    let first = staged(LANDSAT);
-    for p in &first[..3] {
-        drop(p);
-        std::thread::sleep(Duration::from_millis(700));
-    }
-    wait_until(30, "three members in work/", || {
-        names(&site.work).len() == 3
-    });
-    assert_eq!(pg.sql("SELECT count(*) FROM tilerun.jobs"), "0");
-    drop(&first[3]);
-    d.wait_log(60, "the failpoint", |v| {
-        v["message"] == "failpoint after-handover-move reached"
-    });
-    d.kill9();
-    // Killed in the window: the set moved to done/, no job yet.
-    assert_eq!(names(&site.done).len(), 4, "{:?}", names(&site.done));
-    assert_eq!(pg.sql("SELECT count(*) FROM tilerun.jobs"), "0");
-
-    // The restart finishes the hand-over: one job, the set in done/.
-    let mut d = site.start();
-    d.wait_ready();
-    let replayed =
-        |v: &serde_json::Value| v["message"] == "finishing an interrupted hand-over to the queue";
-    assert_eq!(
-        d.logs().iter().filter(|v| replayed(v)).count(),
-        1,
-        "{}",
-        d.text()
-    );
-    assert_eq!(jobs(&pg), format!("{LANDSAT}|3|pending"));
-    let done = |key: &str| {
-        let mut v: Vec<String> = files.iter().map(|f| format!("{key}_{f}")).collect();
-        v.sort();
-        v
-    };
-    assert_eq!(names(&site.done), done(LANDSAT));
-    // A second set, interleaved with nothing left of the first.
-    let second = staged(OTHER);
-    // Another order (an extra counts only if it comes before the set is whole).
-    for i in [3, 0, 2, 1] {
-        drop(&second[i]);
-        std::thread::sleep(Duration::from_millis(400));
-    }
-    wait_until(60, "the second set queued", || {
-        d.count("queued", OTHER) == 1
-    });
-    d.stop();
-    let mut d = site.start();
-    d.wait_ready();
-    std::thread::sleep(Duration::from_millis(1500));
-    d.stop();
-    assert_eq!(jobs(&pg), format!("{LANDSAT}|3|pending\n{OTHER}|3|pending"));
-    let mut all = done(LANDSAT);
-    all.extend(done(OTHER));
-    all.sort();
-    assert_eq!(names(&site.done), all);
-    // No member, note or strike file left behind (only the daemon's lock).
-    assert_eq!(watch::tree(&site.work), [".tilerun.lock"]);
-
-    let mut w = Daemon::spawn({
-        let mut c = site.env.cmd();
-        c.args(["worker", "--log-format", "json", "--config"])
-            .arg(&site.config);
-        c
-    });
-    wait_until(60, "both sets done", || {
-        pg.sql("SELECT count(*) FROM tilerun.jobs WHERE state = 'done'") == "2"
-    });
-    w.stop();
-    let want = reference(&site.env, &site.config);
-    for key in [LANDSAT, OTHER] {
-        assert_same_raster(&site.done.join(format!("{key}_landsat_ndvi.tif")), &want);
-    }
 }
 
 #[test]
