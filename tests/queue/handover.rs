@@ -2,15 +2,18 @@
 //! the whole delivery, then moves it (extras too) into done/ and submits
 //! ONE job; a kill -9 between the moves and the submit is finished at the
 //! next start, neither losing nor doubling the set; a re-delivery whose
-//! names are taken in done/ goes to done/KEY.1/ whole.
+//! names are taken in done/ goes to done/KEY.1/ whole; a folder is one job.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::pg::Pg;
-use super::sets::{jobs, reference, OTHER};
+use super::sets::{jobs, reference, BANDS, OTHER};
 use crate::deliveries::{landsat, LANDSAT};
 use crate::watch::harness::{self as watch, assert_same_raster, names, wait_until, Daemon};
+
+/// A third delivery, arriving as a folder of its own name.
+const THIRD: &str = "LC09_L2SP_042034_20231017_20231021_02_T1";
 
 #[test]
 fn watch_hands_over_a_whole_set_once_even_across_a_kill_in_the_hand_over() {
@@ -90,6 +93,14 @@ fn watch_hands_over_a_whole_set_once_even_across_a_kill_in_the_hand_over() {
     wait_until(60, "the re-delivery queued", || {
         d.count("queued", LANDSAT) == 2
     });
+    // A folder renamed in is one arrival, handed over as one input.
+    let folder = site.env.path("staging/folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    for b in BANDS {
+        std::fs::copy(landsat(b), folder.join(format!("{THIRD}_{b}"))).unwrap();
+    }
+    std::fs::rename(&folder, site.inbox.join(THIRD)).unwrap();
+    wait_until(60, "the folder queued", || d.count("queued", THIRD) == 1);
     d.stop();
     let mut d = site.start();
     d.wait_ready();
@@ -97,11 +108,11 @@ fn watch_hands_over_a_whole_set_once_even_across_a_kill_in_the_hand_over() {
     d.stop();
     assert_eq!(
         jobs(&pg),
-        format!("{LANDSAT}|3|pending\n{LANDSAT}|3|pending\n{OTHER}|3|pending")
+        format!("{LANDSAT}|3|pending\n{LANDSAT}|3|pending\n{OTHER}|3|pending\n||pending")
     );
     let mut all = done(LANDSAT);
     all.extend(done(OTHER));
-    all.push(format!("{LANDSAT}.1"));
+    all.extend([format!("{LANDSAT}.1"), THIRD.to_string()]);
     all.sort();
     assert_eq!(names(&site.done), all);
     assert_eq!(
@@ -117,8 +128,8 @@ fn watch_hands_over_a_whole_set_once_even_across_a_kill_in_the_hand_over() {
             .arg(&site.config);
         c
     });
-    wait_until(60, "the three sets done", || {
-        pg.sql("SELECT count(*) FROM tilerun.jobs WHERE state = 'done'") == "3"
+    wait_until(60, "the four jobs done", || {
+        pg.sql("SELECT count(*) FROM tilerun.jobs WHERE state = 'done'") == "4"
     });
     w.stop();
     let want = reference(&site.env, &site.config);
@@ -126,7 +137,7 @@ fn watch_hands_over_a_whole_set_once_even_across_a_kill_in_the_hand_over() {
         .done
         .join(format!("{LANDSAT}.1/{LANDSAT}_landsat_ndvi.tif"));
     assert_same_raster(&again, &want);
-    for key in [LANDSAT, OTHER] {
+    for key in [LANDSAT, OTHER, THIRD] {
         assert_same_raster(&site.done.join(format!("{key}_landsat_ndvi.tif")), &want);
     }
 }
