@@ -131,7 +131,12 @@ impl Note {
     /// Back to work/: the next start groups them again.
     fn undo(&self, s: &Settings) {
         for (name, to) in &self.moves {
-            let _ = rename_noreplace(&s.done.join(to), &s.work.join(name));
+            let to = s.done.join(to);
+            let _ = rename_noreplace(&to, &s.work.join(name));
+            // A set's own done/KEY.N/ folder, now empty.
+            if to.parent() != Some(s.done.as_path()) {
+                let _ = to.parent().map(std::fs::remove_dir);
+            }
         }
     }
 

@@ -15,20 +15,35 @@ use crate::watch::harness::{self as watch, assert_same_raster, names, wait_until
 /// A third delivery, arriving as a folder of its own name.
 const THIRD: &str = "LC09_L2SP_042034_20231017_20231021_02_T1";
 
+/// The extra first, the band that completes the set last.
+const FILES: [&str; 4] = ["MTL.json", "QA_PIXEL.TIF", "SR_B5.TIF", "SR_B4.TIF"];
+
+fn site(pg: &Pg) -> watch::Site {
+    let queue = format!("\n[queue]\nurl = '{}'\npoll_secs = 1\n", pg.url());
+    let rules = [("LC09_*", "landsat_ndvi")];
+    watch::Site::with_engine(&rules, &queue, &crate::sets::recipes())
+}
+
+/// A delivery's files staged beside the inbox, in `FILES` order.
+fn staged(site: &watch::Site, key: &str) -> Vec<PathBuf> {
+    FILES
+        .iter()
+        .map(|f| site.stage(&landsat(f), &format!("{key}_{f}")))
+        .collect()
+}
+
+/// The delivery's file names, sorted.
+fn done(key: &str) -> Vec<String> {
+    let mut v: Vec<String> = FILES.iter().map(|f| format!("{key}_{f}")).collect();
+    v.sort();
+    v
+}
+
 #[test]
 fn watch_hands_over_a_whole_set_once_even_across_a_kill_in_the_hand_over() {
     let pg = Pg::start();
-    let queue = format!("\n[queue]\nurl = '{}'\npoll_secs = 1\n", pg.url());
-    let rules = [("LC09_*", "landsat_ndvi")];
-    let site = watch::Site::with_engine(&rules, &queue, &crate::sets::recipes());
-    // The extra first, the band that completes the set last.
-    let files = ["MTL.json", "QA_PIXEL.TIF", "SR_B5.TIF", "SR_B4.TIF"];
-    let staged = |key: &str| -> Vec<PathBuf> {
-        files
-            .iter()
-            .map(|f| site.stage(&landsat(f), &format!("{key}_{f}")))
-            .collect()
-    };
+    let site = site(&pg);
+    let staged = |key: &str| staged(&site, key);
     let drop = |p: &PathBuf| std::fs::rename(p, site.inbox.join(p.file_name().unwrap())).unwrap();
 
     // Members arrive apart; the set is handed over only when whole. The
@@ -69,11 +84,6 @@ fn watch_hands_over_a_whole_set_once_even_across_a_kill_in_the_hand_over() {
         d.text()
     );
     assert_eq!(jobs(&pg), format!("{LANDSAT}|3|pending"));
-    let done = |key: &str| {
-        let mut v: Vec<String> = files.iter().map(|f| format!("{key}_{f}")).collect();
-        v.sort();
-        v
-    };
     assert_eq!(names(&site.done), done(LANDSAT));
     // A second set, interleaved with nothing left of the first.
     let second = staged(OTHER);
@@ -140,4 +150,32 @@ fn watch_hands_over_a_whole_set_once_even_across_a_kill_in_the_hand_over() {
     for key in [LANDSAT, OTHER, THIRD] {
         assert_same_raster(&site.done.join(format!("{key}_landsat_ndvi.tif")), &want);
     }
+}
+
+#[test]
+fn a_set_the_database_cannot_take_goes_back_to_work_and_is_queued_at_the_next_start() {
+    let pg = Pg::start();
+    let site = site(&pg);
+    let mut d = site.start();
+    d.wait_ready();
+    pg.ctl("stop");
+    for p in staged(&site, LANDSAT) {
+        std::fs::rename(&p, site.inbox.join(p.file_name().unwrap())).unwrap();
+    }
+    d.wait_log(60, "the database to be missed", |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("database unreachable"))
+    });
+    d.stop();
+    assert_eq!(names(&site.work), done(LANDSAT));
+    assert!(names(&site.done).is_empty(), "{:?}", names(&site.done));
+    pg.ctl("start");
+    let mut d = site.start();
+    d.wait_ready();
+    wait_until(60, "the set queued", || d.count("queued", LANDSAT) == 1);
+    d.stop();
+    assert_eq!(jobs(&pg), format!("{LANDSAT}|3|pending"));
+    assert_eq!(names(&site.done), done(LANDSAT));
+    assert_eq!(watch::tree(&site.work), [".tilerun.lock"]);
 }
