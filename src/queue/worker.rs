@@ -243,7 +243,7 @@ impl Worker {
                 };
                 tracing::info!(job = j.id, input = %j.input, recipe = %j.recipe, output = %output,
                     attempt = j.attempts, seconds = secs(t0), pixels = s.pixels, bytes = s.bytes,
-                    swept, outcome = "done", "done {}", j.input);
+                    swept, outcome = "done", "done {}", j.shown());
                 if let Some(m) = crate::metrics::get() {
                     m.processed(s.pixels, s.bytes);
                 }
@@ -271,7 +271,7 @@ impl Worker {
         let cause = e.msg.clone();
         let log = |outcome: &'static str| {
             tracing::warn!(job = j.id, input = %j.input, recipe = %j.recipe, attempt = j.attempts,
-                seconds = secs(t0), outcome, cause = %cause, "{outcome} {}", j.input);
+                seconds = secs(t0), outcome, cause = %cause, "{outcome} {}", j.shown());
             outcome
         };
         if e.is_interrupted() && lease == Lease::Cancelled {
@@ -306,7 +306,7 @@ impl Worker {
             Ok(Some(outcome)) => {
                 tracing::error!(job = j.id, input = %j.input, recipe = %j.recipe,
                     attempt = j.attempts, seconds = secs(t0), outcome, cause = %cause,
-                    "{outcome} {}", j.input);
+                    "{outcome} {}", j.shown());
                 outcome
             }
             Ok(None) => log("refused"),
