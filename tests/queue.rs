@@ -11,4 +11,5 @@ mod kill;
 mod metrics;
 mod outage;
 mod s3;
+mod tls;
 mod watch;
