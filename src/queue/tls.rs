@@ -168,7 +168,9 @@ impl Tls {
             b.set_verify_cert_store(store.build()).map_err(ossl)?;
         }
         // (SslConnector::builder already trusts the system's roots and
-        // verifies the peer: that is verify-* without a file.)
+        // verifies the peer: that is verify-* without a file.) ALPN as
+        // libpq 17 sends it, so `sslnegotiation=direct` works too.
+        postgres_openssl::set_postgresql_alpn(&mut b).map_err(ossl)?;
         let mut c = MakeTlsConnector::new(b.build());
         if self.mode != Mode::VerifyFull {
             c.set_callback(|cfg, _host| {
