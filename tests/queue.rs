@@ -11,4 +11,6 @@ mod kill;
 mod metrics;
 mod outage;
 mod s3;
+mod s3_abort;
+mod tls;
 mod watch;

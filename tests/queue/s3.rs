@@ -138,7 +138,7 @@ impl Drop for Moto {
 }
 
 /// A queue site writing outputs to `output_dir`, `queue` extra [queue] keys.
-fn site_with(output_dir: &str, queue: &str) -> Site {
+pub fn site_with(output_dir: &str, queue: &str) -> Site {
     let site = Site::new(queue);
     let text = std::fs::read_to_string(&site.config).unwrap();
     let text = text.replacen(
@@ -152,7 +152,7 @@ fn site_with(output_dir: &str, queue: &str) -> Site {
     site
 }
 
-fn with_env(mut c: Command, moto: &Moto) -> Command {
+pub fn with_env(mut c: Command, moto: &Moto) -> Command {
     for (k, v) in moto.env() {
         c.env(k, v);
     }
