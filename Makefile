@@ -6,12 +6,14 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
-APT_PACKAGES := libgdal-dev gdal-bin python3-gdal pkgconf
+# libssl-dev: TLS to the queue database (openssl-sys links the system's).
+APT_PACKAGES := libgdal-dev gdal-bin python3-gdal pkgconf libssl-dev
 BENCH_PACKAGES := hyperfine time python3-venv
 # The queue and S3 tests start a throwaway PostgreSQL cluster and a local
 # S3 server (moto, from PyPI, in its own venv so the system Python stays
 # untouched; no stdin needed, works as root).
-TEST_PACKAGES := postgresql python3-venv
+# openssl: the TLS test makes its CA and server certificate with the CLI.
+TEST_PACKAGES := postgresql python3-venv openssl
 MOTO := moto[server]==5.2.5
 MOTO_VENV := .venv/moto
 # The codec-bound section's peer (bench/rio_mucho_ndvi.py). rasterio's wheel

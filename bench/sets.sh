@@ -52,12 +52,43 @@ landsat() {
   # shellcheck disable=SC2086
   run tilerun_landsat "$T" --input red="$r" --input nir="$n" --input qa="$q" --unscale \
     --expr 'where((qa & 0b11010) != 0, nodata, (nir - red) / (nir + red))' \
-    --ot Float32 --nodata -9999 $CO -q -o "$OUT/t.tif"
+    --ot Float32 --nodata -9999 $CO -q --overwrite -o "$OUT/t.tif"
   local A='(A*2.75e-05-0.2)' B='(B*2.75e-05-0.2)'
   run gdal_calc_landsat /usr/bin/gdal_calc.py -A "$r" -B "$n" -C "$q" \
     --calc="numpy.where((C & 26) != 0, -9999, ($B-$A)/($B+$A))" --type=Float32 \
     --NoDataValue=-9999 "${CALC_CO[@]}" --quiet --overwrite --outfile "$OUT/g.tif"
   echo "ratio tilerun / gdal_calc.py: $(ratio tilerun_landsat gdal_calc_landsat)"
+  codec_floor "$r" "$n" "$q"
+}
+
+# codec_floor INPUT...: the CPU any tool must spend on this job with these
+# creation options, measured with GDAL alone: decoding every input block by
+# block (one thread), and encoding tilerun's output, stored uncompressed
+# first, with the same options (gdal_translate). Spread perfectly over all
+# cores and with nothing else to do, a tool's wall time is that sum over the
+# core count; its ratio to gdal_calc.py's wall time is the best ratio a
+# tool can reach on this machine.
+codec_floor() {
+  cat > "$OUT/decode_blocks.py" <<'EOF2'
+import sys
+from osgeo import gdal
+for p in sys.argv[1:]:
+    ds = gdal.Open(p); b = ds.GetRasterBand(1); bx, by = b.GetBlockSize()
+    for y in range(0, ds.RasterYSize, by):
+        for x in range(0, ds.RasterXSize, bx):
+            b.ReadRaster(x, y, min(bx, ds.RasterXSize - x), min(by, ds.RasterYSize - y))
+EOF2
+  GDAL_NUM_THREADS=1 run decode_only_landsat /usr/bin/python3 "$OUT/decode_blocks.py" "$@"
+  run python_gdal_startup /usr/bin/python3 -c 'from osgeo import gdal'
+  gdal_translate -q -co TILED=YES -co BLOCKXSIZE=512 -co BLOCKYSIZE=512 "$OUT/t.tif" "$OUT/raw.tif"
+  # shellcheck disable=SC2086
+  run encode_only_landsat gdal_translate -q ${CO//--co/-co} "$OUT/raw.tif" "$OUT/enc.tif"
+  rm -f "$OUT/raw.tif" "$OUT/enc.tif"
+  awk -v d="$(cut -d' ' -f2 "$OUT/decode_only_landsat.res")" -v s="$(cut -d' ' -f2 "$OUT/python_gdal_startup.res")" \
+      -v e="$(cut -d' ' -f2 "$OUT/encode_only_landsat.res")" \
+      -v t="$(cut -d' ' -f2 "$OUT/tilerun_landsat.res")" \
+      -v g="$(cut -d' ' -f1 "$OUT/gdal_calc_landsat.res")" -v n="$(nproc)" \
+      'BEGIN {d -= s; printf "codec floor: decode %.2f + encode %.2f = %.2f CPU s (tilerun %.2f CPU s); on %d cores %.2f s wall = %.2fx gdal_calc.py\n", d, e, d+e, t, n, (d+e)/n, (d+e)/n/g}'
 }
 
 s2() {
@@ -73,7 +104,7 @@ s2() {
       --input-set red.scale=0.0001 --input-set red.offset=-0.1 \
       --input-set nir.scale=0.0001 --input-set nir.offset=-0.1 \
       --expr 'where(scl in (3, 8, 9, 10), nodata, (nir - red) / (nir + red))' \
-      --ot Float32 --nodata -9999 $CO -q -o "$OUT/t.tif"
+      --ot Float32 --nodata -9999 $CO -q --overwrite -o "$OUT/t.tif"
   done
   cat > "$OUT/peer.sh" <<EOF
 set -e

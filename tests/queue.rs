@@ -12,5 +12,7 @@ mod kill;
 mod metrics;
 mod outage;
 mod s3;
+mod s3_abort;
 mod sets;
+mod tls;
 mod watch;

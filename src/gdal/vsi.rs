@@ -4,8 +4,8 @@
 //! tilerun reaches S3 only through GDAL, so the endpoint, region and
 //! credentials are GDAL's standard `AWS_*` settings, and uploads are GDAL's
 //! (one PUT for small files, a multipart upload otherwise, completed at
-//! close and aborted by GDAL when a part fails, so the key appears only
-//! once the whole file is there).
+//! close, so the key appears only once the whole file is there). A failed
+//! or stopped upload is aborted, so it leaves no parts behind either.
 
 use std::ffi::{c_char, CStr, CString};
 use std::io::Read;
@@ -144,6 +144,19 @@ impl Handle {
     }
 }
 
+impl Handle {
+    /// Give a write up: GDAL's S3 writer has no abort call, but a seek it
+    /// cannot do marks the handle failed, and closing a failed handle
+    /// aborts its multipart upload (or skips the single PUT) instead of
+    /// completing it. True if the abort went through.
+    fn abort(self) -> bool {
+        // SAFETY: an open handle; the seek only sets GDAL's error flag.
+        unsafe { gdal_sys::VSIFSeekL(self.0, u64::MAX, libc::SEEK_SET) };
+        let _ = super::env::take_messages(); // "Seek not supported": ours.
+        self.close()
+    }
+}
+
 impl Drop for Handle {
     fn drop(&mut self) {
         // SAFETY: an open handle, closed once.
@@ -181,32 +194,45 @@ pub fn download(src: &str, dst: &Path) -> Result<u64, String> {
 }
 
 /// Stream the local file `src` to `dst` (a /vsi path). The object exists
-/// only once this returns Ok. A local read error mid-way leaves the
-/// upload uncompleted (its handle is not closed, so nothing is published).
-pub fn upload(src: &Path, dst: &str) -> Result<u64, String> {
+/// only once this returns Ok. Anything that goes wrong before the end — a
+/// local read error, a part S3 refused, the file changing size under us,
+/// or `go_on` answering false between chunks (a stop) — aborts the upload,
+/// so neither the key nor an incomplete multipart upload is left behind.
+pub fn upload(src: &Path, dst: &str, go_on: &mut dyn FnMut() -> bool) -> Result<u64, String> {
     super::env::clear_messages();
     let mut f = std::fs::File::open(src).map_err(|e| format!("{}: {e}", src.display()))?;
+    let size = f
+        .metadata()
+        .map_err(|e| format!("{}: {e}", src.display()))?
+        .len();
     let _allow = Allow::only(dst);
     let h = Handle::open(dst, c"wb")?;
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;
-    loop {
+    let why = loop {
+        if !go_on() {
+            break "stopped".to_string();
+        }
         let n = match f.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) if total == size => break String::new(),
+            Ok(0) => break format!("{} shrank to {total} of {size} bytes", src.display()),
             Ok(n) => n,
-            Err(e) => {
-                // Closing would complete the upload with what was sent.
-                std::mem::forget(h);
-                return Err(format!("{}: {e}", src.display()));
-            }
+            Err(e) => break format!("{}: {e}", src.display()),
         };
         // SAFETY: writes n bytes from our buffer.
         let w = unsafe { gdal_sys::VSIFWriteL(buf.as_ptr().cast(), 1, n, h.0) };
         if w != n {
-            drop(h);
-            return Err(format!("{dst}: the upload failed{}", said()));
+            break format!("the upload failed{}", said());
         }
         total += n as u64;
+    };
+    if !why.is_empty() {
+        let aborted = if h.abort() {
+            "the partial upload was aborted"
+        } else {
+            "aborting the partial upload failed too"
+        };
+        return Err(format!("{dst}: {why}; {aborted}{}", said()));
     }
     if !h.close() {
         return Err(format!("{dst}: completing the upload failed{}", said()));

@@ -5,6 +5,8 @@
 //! [`Db::shown`], rebuilt from the parsed settings without one. Start-up
 //! failures (malformed URL, unreachable server, wrong credentials) are
 //! usage errors (exit 2): nothing will work until the operator fixes them.
+//! So are TLS settings that cannot be honoured and certificates that do
+//! not verify (see [`super::tls`]).
 //! Once running, a lost connection is transient: the caller keeps its job
 //! and [`Db::run`] reconnects with backoff until the database is back.
 
@@ -14,11 +16,14 @@ use std::time::Duration;
 
 use postgres::config::Host;
 use postgres::{Client, NoTls};
+use postgres_openssl::MakeTlsConnector;
 
 use crate::error::{usage, Error, Kind};
 
 pub struct Db {
     config: postgres::Config,
+    /// None for `sslmode=disable` (see [`super::tls`]).
+    tls: Option<MakeTlsConnector>,
     shown: String,
     client: Option<Client>,
     /// True while the database is unreachable (logged once per outage).
@@ -53,6 +58,7 @@ impl Db {
     pub fn another(&self, setup: Option<&'static str>) -> Db {
         Db {
             config: self.config.clone(),
+            tls: self.tls.clone(),
             shown: self.shown.clone(),
             client: None,
             down: false,
@@ -67,12 +73,15 @@ impl Db {
                 redact_guess(url)
             )));
         }
-        let mut config = postgres::Config::from_str(url).map_err(|e| {
+        let (rest, tls) = super::tls::split(url)
+            .map_err(|e| usage(format!("--queue '{}': {e}", redact_guess(url))))?;
+        let mut config = postgres::Config::from_str(&rest).map_err(|e| {
             usage(format!(
                 "--queue: malformed URL '{}': {e}",
                 redact_guess(url)
             ))
         })?;
+        config.ssl_mode(tls.ssl_mode());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
@@ -80,8 +89,12 @@ impl Db {
         config.keepalives_idle(Duration::from_secs(30));
         config.application_name("tilerun");
         let shown = show(&config);
+        let tls = tls
+            .connector()
+            .map_err(|e| usage(format!("--queue {shown}: {e}")))?;
         Ok(Db {
             config,
+            tls,
             shown,
             client: None,
             down: false,
@@ -95,7 +108,10 @@ impl Db {
     }
 
     fn connect(&self) -> Result<Client, postgres::Error> {
-        self.config.connect(NoTls)
+        match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        }
     }
 
     /// The live client, connecting if there is none (one attempt).
@@ -202,10 +218,14 @@ pub fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => {
+            // TLS errors repeat themselves down the chain: each cause once.
             let mut s = e.to_string();
             let mut src = std::error::Error::source(e);
             while let Some(c) = src {
-                s = format!("{s}: {c}");
+                let c_text = c.to_string();
+                if !s.contains(&c_text) {
+                    s = format!("{s}: {c_text}");
+                }
                 src = c.source();
             }
             s

@@ -24,6 +24,7 @@ pub mod run;
 pub mod schema;
 pub mod stage;
 pub mod status;
+pub mod tls;
 pub mod worker;
 
 pub use db::Db;

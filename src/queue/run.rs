@@ -139,12 +139,13 @@ fn target(cfg: &Config, resolved: &Path, from_s3: Option<&S3Uri>) -> Result<Targ
     })
 }
 
-/// Put the staged output at its target: a rename, or an upload.
-pub fn place(staged: &Path, target: &Target) -> Result<(), Error> {
+/// Put the staged output at its target: a rename, or an upload (which a
+/// raised `stop` aborts).
+pub fn place(staged: &Path, target: &Target, stop: &AtomicBool) -> Result<(), Error> {
     match target {
         Target::Local(p) => super::stage::place(staged, p),
         Target::S3(u) => {
-            crate::remote::s3::upload(staged, u)?;
+            crate::remote::s3::upload(staged, u, stop)?;
             let _ = std::fs::remove_file(staged);
             Ok(())
         }

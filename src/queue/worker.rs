@@ -226,7 +226,7 @@ impl Worker {
                 return Ok(Err(who));
             }
             if !placed {
-                if let Err(e) = super::run::place(&s.staged, &s.target) {
+                if let Err(e) = super::run::place(&s.staged, &s.target, &self.stop) {
                     return Ok(Ok(Err(e)));
                 }
                 placed = true;

@@ -6,8 +6,10 @@
 //! failed transfer is transient.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use crate::error::{job, transient, usage, Error};
+use crate::error::{job, transient, usage, Error, Kind};
 use crate::gdal::vsi;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,9 +177,34 @@ pub fn download(uri: &S3Uri, to: &Path) -> Result<u64, Error> {
 }
 
 /// Upload the local file `from` as `uri`; the key appears only when the
-/// whole file is there.
-pub fn upload(from: &Path, uri: &S3Uri) -> Result<u64, Error> {
-    vsi::upload(from, &uri.vsi()).map_err(|e| transient(format!("{uri}: {e}")))
+/// whole file is there. A raised `stop` (SIGTERM) between chunks aborts
+/// the upload (Interrupted), so a stopping worker leaves no orphan parts.
+pub fn upload(from: &Path, uri: &S3Uri, stop: &AtomicBool) -> Result<u64, Error> {
+    let delay = test_chunk_delay();
+    let mut go_on = || {
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
+        !stop.load(Ordering::SeqCst)
+    };
+    vsi::upload(from, &uri.vsi(), &mut go_on).map_err(|e| {
+        let kind = if stop.load(Ordering::SeqCst) {
+            Kind::Interrupted
+        } else {
+            Kind::Transient
+        };
+        Error::new(kind, format!("{uri}: {e}"))
+    })
+}
+
+/// Test hook: `TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS` slows every chunk of an
+/// upload, so a test can stop a worker while a multipart upload is open.
+fn test_chunk_delay() -> Option<Duration> {
+    std::env::var("TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS")
+        .ok()?
+        .parse()
+        .ok()
+        .map(Duration::from_millis)
 }
 
 #[cfg(test)]

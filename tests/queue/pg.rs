@@ -152,6 +152,26 @@ impl Pg {
         )
     }
 
+    /// Restart with TLS on, serving this certificate and key (copied into
+    /// the data folder, the server's defaults), or with TLS off.
+    pub fn set_ssl(&self, cert_key: Option<(&Path, &Path)>) {
+        if let Some((crt, key)) = cert_key {
+            for (from, name) in [(crt, "server.crt"), (key, "server.key")] {
+                let to = self.data().join(name);
+                std::fs::copy(from, &to).unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+                if is_root() {
+                    let uid = nix_user("postgres");
+                    std::os::unix::fs::chown(&to, Some(uid.0), Some(uid.1)).unwrap();
+                }
+            }
+        }
+        let on = if cert_key.is_some() { "on" } else { "off" };
+        self.sql(&format!("ALTER SYSTEM SET ssl = {on}"));
+        self.ctl("restart");
+    }
+
     /// One value per row, `|`-separated columns (psql -At).
     pub fn sql(&self, q: &str) -> String {
         let out = Command::new(self.bin.join("psql"))

@@ -138,7 +138,7 @@ impl Drop for Moto {
 }
 
 /// A queue site writing outputs to `output_dir`, `queue` extra [queue] keys.
-fn site_with(output_dir: &str, queue: &str) -> Site {
+pub fn site_with(output_dir: &str, queue: &str) -> Site {
     let site = Site::new(queue);
     let text = std::fs::read_to_string(&site.config).unwrap();
     let text = text.replacen(

@@ -1,0 +1,102 @@
+//! An S3 upload that does not finish leaves nothing behind: neither the
+//! final key nor an incomplete multipart upload (whose parts a store keeps,
+//! and bills, until someone aborts it). The failure is one a user hits:
+//! SIGTERM (systemd stopping the unit) while a large output is uploading
+//! in 5 MiB parts. Checked against the real moto server's own listing of
+//! open multipart uploads.
+
+use std::path::Path;
+
+use super::harness::outcomes;
+use super::s3::{site_with, with_env, Moto};
+use crate::util::*;
+use crate::watch::harness::{assert_same_raster, wait_until};
+
+/// The UploadIds moto lists as open in `bucket` (ListMultipartUploads).
+fn open_uploads(moto: &Moto, bucket: &str) -> Vec<String> {
+    let (code, body) = moto.http("GET", &format!("/{bucket}?uploads"), b"");
+    assert_eq!(code, 200);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert!(body.contains("ListMultipartUploadsResult"), "{body}");
+    body.split("<UploadId>")
+        .skip(1)
+        .filter_map(|s| s.split_once("</UploadId>").map(|(id, _)| id.to_string()))
+        .filter(|id| !id.is_empty())
+        .collect()
+}
+
+/// HTTP status of a plain GET of `key` (moto serves unsigned requests).
+fn object_status(moto: &Moto, key: &str) -> u16 {
+    moto.http("GET", key, b"").0
+}
+
+/// A 2400² four-band input, so the uncompressed Float32 NDVI is ~22 MiB.
+fn big_input(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("big.tif");
+    let src = fixture("scene_small.tif");
+    oracle(
+        "/usr/bin/gdal_translate",
+        &[
+            "-q",
+            "-outsize",
+            "2400",
+            "2400",
+            src.to_str().unwrap(),
+            p.to_str().unwrap(),
+        ],
+    );
+    p
+}
+
+#[test]
+fn a_stopped_upload_is_aborted_and_leaves_no_key_and_no_parts() {
+    let moto = Moto::start();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let site = site_with("s3://tiles/out", "");
+    std::fs::write(
+        &site.config,
+        std::fs::read_to_string(&site.config).unwrap()
+            + "[recipes.raw]\nexpr = '(b4 - b3) / (b4 + b3)'\not = 'Float32'\nnodata = -9999\n\
+               output = '{stem}_raw.tif'\nco = { compress = 'NONE' }\n",
+    )
+    .unwrap();
+    let input = big_input(&site.inputs);
+    let submit = site.cmd(&["submit", "--recipe", "raw"]);
+    Run(with_env(submit, &moto).arg(&input).output().unwrap()).ok();
+
+    let env = moto.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // GDAL's part size (MiB); every 4 MiB chunk of ours then waits 700 ms.
+    env.push(("VSIS3_CHUNK_SIZE", "5"));
+    let mut slow = env.clone();
+    slow.push(("TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS", "700"));
+    let mut w = site.worker(&slow);
+    // The multipart upload is open (so the listing can see one) ...
+    wait_until(120, "a multipart upload to open", || {
+        !open_uploads(&moto, "tiles").is_empty()
+    });
+    // ... when the worker is told to stop.
+    w.signal(libc::SIGTERM);
+    assert_eq!(w.wait_exit(60), 0, "{}", w.text());
+    let released = outcomes(&w, "released");
+    assert_eq!(released.len(), 1, "{}", w.text());
+    let cause = released[0]["cause"].as_str().unwrap();
+    assert!(cause.contains("the partial upload was aborted"), "{cause}");
+    assert_eq!(open_uploads(&moto, "tiles"), Vec::<String>::new());
+    assert_eq!(object_status(&moto, "/tiles/out/big_raw.tif"), 404);
+    assert_eq!(site.pg.count("pending"), 1);
+
+    // The job, handed back, is done by the next worker: the key appears,
+    // whole, and no upload is left open.
+    let mut w = site.worker(&env);
+    wait_until(120, "the job done", || site.pg.count("done") == 1);
+    w.stop();
+    assert_eq!(open_uploads(&moto, "tiles"), Vec::<String>::new());
+    let got = site.env.path("big_raw.tif");
+    assert!(moto.get("tiles/out/big_raw.tif", &got));
+    assert!(std::fs::metadata(&got).unwrap().len() > 15 << 20);
+    let want = site.env.path("want_raw.tif");
+    let mut c = site.cmd(&["--recipe", "raw", "-q"]);
+    Run(c.arg("-o").arg(&want).arg(&input).output().unwrap()).ok();
+    assert_same_raster(&got, &want);
+}
