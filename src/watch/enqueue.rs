@@ -52,6 +52,13 @@ fn note_path(work: &Path, name: &str) -> PathBuf {
     work.join(format!(".{name}{SUFFIX}"))
 }
 
+/// A note being written; one left by a crash is void (nothing moved yet).
+fn tmp_path(note: &Path) -> PathBuf {
+    let mut s = note.as_os_str().to_os_string();
+    s.push(".tmp");
+    PathBuf::from(s)
+}
+
 impl Note {
     /// Plan the moves: each file under its own name in done/, or, if a
     /// name there is taken by an earlier delivery, a single file under
@@ -105,7 +112,7 @@ impl Note {
 
     fn write(&self, work: &Path) -> std::io::Result<()> {
         let p = note_path(work, &self.name);
-        let tmp = p.with_extension("tmp");
+        let tmp = tmp_path(&p);
         std::fs::write(
             &tmp,
             serde_json::to_vec(self).map_err(std::io::Error::other)?,
@@ -206,6 +213,9 @@ pub fn replay(d: &mut super::daemon::Daemon) {
     };
     for e in dir.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.ends_with(&format!("{SUFFIX}.tmp")) {
+            let _ = std::fs::remove_file(e.path());
+        }
         if !(name.starts_with('.') && name.ends_with(SUFFIX)) {
             continue;
         }
