@@ -110,14 +110,17 @@ impl Note {
         }
     }
 
+    /// Durably: the note must outlive a power loss that undoes the moves
+    /// after it, or a replay could not finish them.
     fn write(&self, work: &Path) -> std::io::Result<()> {
+        use std::io::Write;
         let p = note_path(work, &self.name);
         let tmp = tmp_path(&p);
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec(self).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(&tmp, &p)
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &p)?;
+        crate::sink::temp_file::sync_dir(work)
     }
 
     /// Do the moves not yet done (a replay finds some done already).
@@ -131,6 +134,19 @@ impl Note {
                 std::fs::create_dir_all(d).map_err(|e| error::io("creating", d, e))?;
             }
             rename_noreplace(&from, &to).map_err(|e| error::io("moving into done/", &from, e))?;
+        }
+        // Durable before the job exists: a worker must never find a queued
+        // input missing because a power loss undid its move.
+        let mut dirs: Vec<PathBuf> = self
+            .moves
+            .iter()
+            .filter_map(|(_, to)| s.done.join(to).parent().map(Path::to_path_buf))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs.push(s.work.clone());
+        for d in dirs {
+            crate::sink::temp_file::sync_dir(&d).map_err(|e| error::io("syncing", &d, e))?;
         }
         Ok(())
     }
