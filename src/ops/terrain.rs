@@ -69,7 +69,11 @@ mod sweep;
 #[cfg(test)]
 mod bench;
 #[cfg(test)]
+mod build_tests;
+#[cfg(test)]
 mod fast_path_tests;
+#[cfg(test)]
+mod gdaldem_oracle;
 #[cfg(test)]
 mod gdaldem_parity;
 #[cfg(test)]
