@@ -4,6 +4,9 @@
 //! its line rather than a silently ignored setting. Looked up in this order:
 //! `--config FILE`, `$TILERUN_CONFIG`, `./config.toml`,
 //! `/etc/tilerun/config.toml`; with none of them, built-in defaults apply.
+//!
+//! This file is the schema of the engine tables; `recipe` holds the
+//! recipes, `load` finds and parses the file, `watch`/`queue` their tables.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
