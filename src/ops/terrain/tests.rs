@@ -162,6 +162,28 @@ fn aspect_of_a_plane_matches_closed_form() {
     }
 }
 
+/// Textbook hillshade of a cell with `slope` and `aspect` under one light:
+/// standard, and combined (shade darkened by slope, 1 - i·S/(π/2)²).
+fn textbook_shade(az: f64, alt: f64, slope: f64, aspect: f64) -> (f64, f64) {
+    let cos_i = cos_incidence(az, alt, slope, aspect);
+    let standard = 1.0 + 254.0 * cos_i.max(0.0);
+    let cang = 1.0 - cos_i.acos() * slope / (PI * PI / 4.0);
+    let combined = if cang <= 0.0 { 1.0 } else { 1.0 + 254.0 * cang };
+    (standard, combined)
+}
+
+/// Multidirectional: lights at 225/270/315/360 weighted by
+/// cos²(aspect − az) (weights sum to 2).
+fn textbook_multi(alt: f64, slope: f64, aspect: f64) -> f64 {
+    let sum: f64 = [225.0, 270.0, 315.0, 360.0]
+        .iter()
+        .map(|&laz: &f64| {
+            ((aspect - laz) * D2R).cos().powi(2) * cos_incidence(laz, alt, slope, aspect).max(0.0)
+        })
+        .sum();
+    1.0 + 127.0 * sum
+}
+
 #[test]
 fn hillshade_of_a_plane_matches_textbook_illumination() {
     let lights = [
@@ -177,39 +199,19 @@ fn hillshade_of_a_plane_matches_textbook_illumination() {
                     let dem = plane(6, 8, gt, a, b);
                     let (rows, cols) = dem.dim();
                     let (az_s, alt_s, z_s) = (az.to_string(), alt.to_string(), z.to_string());
-                    let set = [
+                    let run = |set: &[(&str, &str)]| {
+                        let op = build("hillshade", &params(set), &info(rows, cols, gt));
+                        run_op(op.unwrap().0.as_ref(), &dem)
+                    };
+                    let (k_alg, k_az, k_alt, k_z) = (
                         ("alg", alg),
                         ("azimuth", &*az_s),
                         ("altitude", &*alt_s),
                         ("z", &*z_s),
-                    ];
-                    let op = build("hillshade", &params(&set), &info(rows, cols, gt))
-                        .unwrap()
-                        .0;
-                    let set = [
-                        ("alg", alg),
-                        ("combined", "true"),
-                        ("altitude", &*alt_s),
-                        ("azimuth", &*az_s),
-                        ("z", &*z_s),
-                    ];
-                    let comb = build("hillshade", &params(&set), &info(rows, cols, gt))
-                        .unwrap()
-                        .0;
-                    let set = [
-                        ("alg", alg),
-                        ("multidirectional", "1"),
-                        ("altitude", &*alt_s),
-                        ("z", &*z_s),
-                    ];
-                    let multi = build("hillshade", &params(&set), &info(rows, cols, gt))
-                        .unwrap()
-                        .0;
-                    let (hs, hc, hm) = (
-                        run_op(op.as_ref(), &dem),
-                        run_op(comb.as_ref(), &dem),
-                        run_op(multi.as_ref(), &dem),
                     );
+                    let hs = run(&[k_alg, k_az, k_alt, k_z]);
+                    let hc = run(&[k_alg, ("combined", "true"), k_alt, k_az, k_z]);
+                    let hm = run(&[k_alg, ("multidirectional", "1"), k_alt, k_z]);
                     for ((r, c), &v) in hs.indexed_iter() {
                         let ea = if is_corner(r, c, rows, cols) {
                             a / 2.0
@@ -218,34 +220,18 @@ fn hillshade_of_a_plane_matches_textbook_illumination() {
                         };
                         let slope = (z * ea.hypot(b)).atan();
                         let aspect = compass_aspect(ea, b);
-                        let cos_i = cos_incidence(az, alt, slope, aspect);
-                        let want = 1.0 + 254.0 * cos_i.max(0.0);
+                        let (want, want_c) = textbook_shade(az, alt, slope, aspect);
+                        let label = format!("{gt:?} {a},{b} {alg} {az}/{alt}/{z} at {r},{c}");
+                        assert!((v - want).abs() <= 0.5 + 1e-3, "{label}: {v} vs {want}");
+                        let got = hc[[r, c]];
                         assert!(
-                            (v - want).abs() <= 0.5 + 1e-3,
-                            "{gt:?} {a},{b} {alg} {az}/{alt}/{z} at {r},{c}: {v} vs {want}"
+                            (got - want_c).abs() <= 0.5 + 1e-3,
+                            "combined {label}: {got} vs {want_c}"
                         );
-                        // Combined: shade darkened by slope, 1 - i·S/(π/2)².
-                        let cang = 1.0 - cos_i.acos() * slope / (PI * PI / 4.0);
-                        let want = if cang <= 0.0 { 1.0 } else { 1.0 + 254.0 * cang };
+                        let (got, want) = (hm[[r, c]], textbook_multi(alt, slope, aspect));
                         assert!(
-                            (hc[[r, c]] - want).abs() <= 0.5 + 1e-3,
-                            "combined at {r},{c}: {} vs {want}",
-                            hc[[r, c]]
-                        );
-                        // Multidirectional: lights at 225/270/315/360 weighted by
-                        // cos²(aspect − az) (weights sum to 2).
-                        let sum: f64 = [225.0, 270.0, 315.0, 360.0]
-                            .iter()
-                            .map(|&laz: &f64| {
-                                ((aspect - laz) * D2R).cos().powi(2)
-                                    * cos_incidence(laz, alt, slope, aspect).max(0.0)
-                            })
-                            .sum();
-                        let want = 1.0 + 127.0 * sum;
-                        assert!(
-                            (hm[[r, c]] - want).abs() <= 0.5 + 1e-3,
-                            "multi at {r},{c}: {} vs {want}",
-                            hm[[r, c]]
+                            (got - want).abs() <= 0.5 + 1e-3,
+                            "multi {label}: {got} vs {want}"
                         );
                     }
                 }
