@@ -11,77 +11,85 @@ mod props {
     use proptest::prelude::*;
     use std::path::{Component, Path};
 
+    /// Table headers, keys and values from the config's own vocabulary.
+    const TABLES: &[&str] = &[
+        "[engine]",
+        "[output]",
+        "[output.creation_options]",
+        "[input]",
+        "[limits]",
+        "[recipes.x]",
+        "[recipes.\"a b\"]",
+        "[[recipes]]",
+        "[recipes]",
+    ];
+    const KEYS: &[&str] = &[
+        "workers",
+        "window",
+        "gdal_cachemax_mb",
+        "dir",
+        "allowed_drivers",
+        "allow_sparse",
+        "max_pixels",
+        "max_dimension",
+        "max_bands",
+        "max_block_bytes",
+        "expr",
+        "op",
+        "set",
+        "band",
+        "ot",
+        "nodata",
+        "nodata_policy",
+        "output",
+        "format",
+        "co",
+        "x",
+    ];
+    const VALUES: &[&str] = &[
+        "0",
+        "-1",
+        "18446744073709551616",
+        "1e400",
+        "nan",
+        "inf",
+        "true",
+        "'b1'",
+        "\"../{stem}\"",
+        "'{stem}/{recipe}'",
+        "'{stem}_{recipe}.tif'",
+        "'/etc/x'",
+        "[1, 2]",
+        "[]",
+        "{ a = 1 }",
+        "'slope'",
+        "2.5",
+        "\"\\u0000\"",
+        "'..'",
+    ];
+
     /// Tables of `key = value` lines from the config's own vocabulary
     /// (and the odd random line), so inputs get past TOML syntax into the
-    /// typed fields and the recipe checks.
+    /// typed fields and the recipe checks; or a hostile recipe.
     fn line() -> impl Strategy<Value = String> {
-        let table = prop::sample::select(vec![
-            "[engine]",
-            "[output]",
-            "[output.creation_options]",
-            "[input]",
-            "[limits]",
-            "[recipes.x]",
-            "[recipes.\"a b\"]",
-            "[[recipes]]",
-            "[recipes]",
-        ]);
-        let key = prop::sample::select(vec![
-            "workers",
-            "window",
-            "gdal_cachemax_mb",
-            "dir",
-            "allowed_drivers",
-            "allow_sparse",
-            "max_pixels",
-            "max_dimension",
-            "max_bands",
-            "max_block_bytes",
-            "expr",
-            "op",
-            "set",
-            "band",
-            "ot",
-            "nodata",
-            "nodata_policy",
-            "output",
-            "format",
-            "co",
-            "x",
-        ]);
-        let value = prop::sample::select(vec![
-            "0",
-            "-1",
-            "18446744073709551616",
-            "1e400",
-            "nan",
-            "inf",
-            "true",
-            "'b1'",
-            "\"../{stem}\"",
-            "'{stem}/{recipe}'",
-            "'{stem}_{recipe}.tif'",
-            "'/etc/x'",
-            "[1, 2]",
-            "[]",
-            "{ a = 1 }",
-            "'slope'",
-            "2.5",
-            "\"\\u0000\"",
-            "'..'",
-        ]);
-        let kv = (key, value).prop_map(|(k, v)| format!("{k} = {v}"));
+        prop_oneof![table(), recipe()]
+    }
+
+    fn table() -> impl Strategy<Value = String> {
+        let kv = (prop::sample::select(KEYS), prop::sample::select(VALUES))
+            .prop_map(|(k, v)| format!("{k} = {v}"));
         let body = prop::collection::vec(prop_oneof![9 => kv, 1 => any::<String>()], 0..5);
-        let table = (table, body).prop_map(|(t, b)| format!("{t}\n{}", b.join("\n")));
-        // A valid recipe whose output template is made of hostile pieces.
+        (prop::sample::select(TABLES), body).prop_map(|(t, b)| format!("{t}\n{}", b.join("\n")))
+    }
+
+    /// A valid recipe whose output template is made of hostile pieces.
+    fn recipe() -> impl Strategy<Value = String> {
         let piece = prop::sample::select(vec![
             "{stem}", "{recipe}", "{ext}", "..", "/", ".", "a", "\\", " ", "~", "{", "}",
         ]);
         let template = prop::collection::vec(piece, 0..7).prop_map(|v| v.concat());
         let name = prop::sample::select(vec!["x", "..", "a/b", "", "/"]);
-        let recipe = (name, template)
-            .prop_map(|(n, t)| format!("[recipes.{n:?}]\nexpr = 'b1'\noutput = {t:?}"));
-        prop_oneof![table, recipe]
+        (name, template).prop_map(|(n, t)| format!("[recipes.{n:?}]\nexpr = 'b1'\noutput = {t:?}"))
     }
 
     proptest! {
