@@ -10,6 +10,7 @@ use std::process::Command;
 use crate::util::*;
 
 mod assembled;
+mod assembled_paths;
 mod bands;
 mod cog;
 mod fidelity;

@@ -62,6 +62,33 @@ fn sigint(child: &Child) {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
 }
 
+/// Wait until signal `sig`, sent to the whole process, is no longer pending:
+/// a thread has taken it and is running (or has run) its handler. The
+/// kernel's own account in /proc, so the wait ends as soon as it is true
+/// however loaded the machine, rather than after a guessed sleep.
+fn wait_taken(child: &Child, sig: i32) {
+    let status = format!("/proc/{}/status", child.id());
+    let bit = 1u64 << (sig - 1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(&status).unwrap_or_default();
+        let pending = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ShdPnd:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap());
+        match pending {
+            Some(mask) if mask & bit == 0 => return,
+            None => panic!("no ShdPnd in {status}:\n{text}"),
+            Some(_) => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "signal {sig} still pending after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn wait(mut child: Child, limit: Duration) -> (i32, String) {
     let deadline = Instant::now() + limit;
     loop {
@@ -109,10 +136,12 @@ fn second_ctrl_c_exits_at_once_and_still_cleans_up() {
     let env = Env::new();
     let child = start_slow_job(&env);
     sigint(&child);
-    // Signals of one kind do not queue: let the first be taken first.
-    std::thread::sleep(Duration::from_millis(300));
+    // Signals of one kind do not queue: a second SIGINT sent while the
+    // first is still pending would merge with it. Send it once the first
+    // has been taken, and at once, well before the graceful stop ends.
+    wait_taken(&child, libc::SIGINT);
     sigint(&child);
-    let (code, err) = wait(child, Duration::from_secs(10));
+    let (code, err) = wait(child, Duration::from_secs(30));
     assert_eq!(code, 130);
     // The graceful path reports itself; the immediate exit says nothing.
     assert!(

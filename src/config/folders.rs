@@ -28,6 +28,36 @@ pub fn check(named: [(&'static str, &Path); 5], at: impl Fn(&str) -> String) -> 
     for (key, dir) in named {
         folders.push(resolve_folder(key, dir, &at)?);
     }
+    refuse_overlaps(&folders, &at)?;
+    refuse_other_filesystems(&folders, &at)?;
+    refuse_unwritable(&folders, &at)?;
+    for f in folders.iter().filter(|f| !f.exists) {
+        std::fs::create_dir(&f.canon).map_err(|e| {
+            format!(
+                "{}: [watch] {} folder {}: {e}",
+                at(f.key),
+                f.key,
+                f.dir.display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+impl Folder<'_> {
+    /// The folder if it exists, else its parent, where it will be made.
+    fn existing(&self) -> &Path {
+        if self.exists {
+            &self.canon
+        } else {
+            self.canon.parent().unwrap_or(&self.canon)
+        }
+    }
+}
+
+/// No folder inside the inbox (or containing it), and no two the same.
+/// `folders[0]` is the inbox.
+fn refuse_overlaps(folders: &[Folder], at: &impl Fn(&str) -> String) -> Result<(), String> {
     let inbox = &folders[0].canon;
     for f in &folders[1..] {
         if f.canon.starts_with(inbox) || inbox.starts_with(&f.canon) {
@@ -54,15 +84,20 @@ pub fn check(named: [(&'static str, &Path); 5], at: impl Fn(&str) -> String) -> 
             }
         }
     }
-    // Claim and finish are renames: inbox, work, done and failed must share
-    // one filesystem, or a rename would fail with EXDEV (or become a copy).
+    Ok(())
+}
+
+/// Claim and finish are renames: inbox, work, done and failed
+/// (`folders[..4]`) must share one filesystem, or a rename would fail with
+/// EXDEV (or become a copy).
+fn refuse_other_filesystems(
+    folders: &[Folder],
+    at: &impl Fn(&str) -> String,
+) -> Result<(), String> {
     let dev = |f: &Folder| {
-        let p = if f.exists {
-            &f.canon
-        } else {
-            f.canon.parent().unwrap_or(&f.canon)
-        };
-        std::fs::metadata(p).map(|m| m.dev()).unwrap_or(0)
+        std::fs::metadata(f.existing())
+            .map(|m| m.dev())
+            .unwrap_or(0)
     };
     let d0 = dev(&folders[0]);
     for f in &folders[1..4] {
@@ -73,33 +108,22 @@ pub fn check(named: [(&'static str, &Path); 5], at: impl Fn(&str) -> String) -> 
                 at(f.key),
                 f.key,
                 f.canon.display(),
-                inbox.display()
+                folders[0].canon.display()
             ));
         }
     }
-    // Every folder is written to (renames in and out): find out now, not by
-    // failing every file (read-only mount, ProtectSystem= without
-    // ReadWritePaths=, wrong owner). A folder still to be made is probed
-    // through its parent, where it will be created.
-    for f in &folders {
-        let probe_in = if f.exists {
-            &f.canon
-        } else {
-            f.canon.parent().unwrap_or(&f.canon)
-        };
-        writable(probe_in).map_err(|e| {
+    Ok(())
+}
+
+/// Every folder is written to (renames in and out): find out now, not by
+/// failing every file (read-only mount, ProtectSystem= without
+/// ReadWritePaths=, wrong owner). A folder still to be made is probed
+/// through its parent, where it will be created.
+fn refuse_unwritable(folders: &[Folder], at: &impl Fn(&str) -> String) -> Result<(), String> {
+    for f in folders {
+        writable(f.existing()).map_err(|e| {
             format!(
                 "{}: [watch] {} folder {}: not writable: {e}",
-                at(f.key),
-                f.key,
-                f.dir.display()
-            )
-        })?;
-    }
-    for f in folders.iter().filter(|f| !f.exists) {
-        std::fs::create_dir(&f.canon).map_err(|e| {
-            format!(
-                "{}: [watch] {} folder {}: {e}",
                 at(f.key),
                 f.key,
                 f.dir.display()

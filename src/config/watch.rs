@@ -157,33 +157,7 @@ pub fn settle(cfg: &Config) -> Result<Settings, String> {
     let w = cfg.watch.as_ref().ok_or_else(|| {
         format!("watch: no [watch] table in {from} (see the shipped config.toml for an example)")
     })?;
-    if w.rules.is_empty() {
-        return Err(format!(
-            "[watch] in {from}: no rules; add e.g. [[watch.rules]] glob = \"*.tif\" recipe = \"ndvi\""
-        ));
-    }
-    let mut rules = Vec::new();
-    for r in &w.rules {
-        if !cfg.recipes.contains_key(&r.recipe) {
-            let known: Vec<_> = cfg.recipes.keys().map(String::as_str).collect();
-            return Err(format!(
-                "[watch] rule '{}': no recipe '{}' in {from} (known: {})",
-                r.glob,
-                r.recipe,
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
-            ));
-        }
-        let g = GlobBuilder::new(&r.glob)
-            .case_insensitive(true)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| format!("[watch] rule glob '{}': {e}", r.glob))?;
-        rules.push((g.compile_matcher(), r.recipe.clone()));
-    }
+    let rules = compile_rules(cfg, &w.rules, &from)?;
     let inbox = absolute(&w.inbox)?;
     let parent = inbox
         .parent()
@@ -238,6 +212,43 @@ pub fn settle(cfg: &Config) -> Result<Settings, String> {
     ];
     super::folders::check(named, at)?;
     Ok(s)
+}
+
+/// Each rule's glob compiled (case-insensitive, `*` not crossing `/`), and
+/// its recipe one the config defines.
+fn compile_rules(
+    cfg: &Config,
+    rules: &[Rule],
+    from: &str,
+) -> Result<Vec<(GlobMatcher, String)>, String> {
+    if rules.is_empty() {
+        return Err(format!(
+            "[watch] in {from}: no rules; add e.g. [[watch.rules]] glob = \"*.tif\" recipe = \"ndvi\""
+        ));
+    }
+    let mut compiled = Vec::new();
+    for r in rules {
+        if !cfg.recipes.contains_key(&r.recipe) {
+            let known: Vec<_> = cfg.recipes.keys().map(String::as_str).collect();
+            return Err(format!(
+                "[watch] rule '{}': no recipe '{}' in {from} (known: {})",
+                r.glob,
+                r.recipe,
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+        let g = GlobBuilder::new(&r.glob)
+            .case_insensitive(true)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("[watch] rule glob '{}': {e}", r.glob))?;
+        compiled.push((g.compile_matcher(), r.recipe.clone()));
+    }
+    Ok(compiled)
 }
 
 fn absolute(p: &Path) -> Result<PathBuf, String> {

@@ -109,53 +109,12 @@ fn value(s: &str) -> Option<f64> {
 
 /// Parse `rules`, refusing malformed, empty and overlapping ranges.
 pub fn parse_rules(src: &str) -> Result<Vec<Rule>, String> {
-    let mut rules = Vec::new();
-    for text in src.split(';').map(str::trim).filter(|t| !t.is_empty()) {
-        let bad = |why: &str| format!("--set rules: '{text}': {why}");
-        let (range, val) = text
-            .rsplit_once(':')
-            .ok_or_else(|| bad("expected RANGE:VALUE, e.g. [0,0.3):2"))?;
-        let value = value(val).ok_or_else(|| bad("the value must be a number or 'nodata'"))?;
-        let range = range.trim();
-        let rule = if let Some(v) = num(range).filter(|v| v.is_finite()) {
-            Rule {
-                lo: v,
-                lo_closed: true,
-                hi: v,
-                hi_closed: true,
-                value,
-            }
-        } else {
-            let lo_closed = match range.chars().next() {
-                Some('[') => true,
-                Some('(') => false,
-                _ => return Err(bad("a range starts with '[' or '('")),
-            };
-            let hi_closed = match range.chars().last() {
-                Some(']') => true,
-                Some(')') => false,
-                _ => return Err(bad("a range ends with ']' or ')'")),
-            };
-            let inner = &range[1..range.len() - 1];
-            let (a, b) = inner
-                .split_once(',')
-                .ok_or_else(|| bad("a range is two numbers 'a,b'"))?;
-            let (Some(lo), Some(hi)) = (num(a), num(b)) else {
-                return Err(bad("range ends must be numbers, -inf or inf"));
-            };
-            Rule {
-                lo,
-                lo_closed,
-                hi,
-                hi_closed,
-                value,
-            }
-        };
-        if rule.lo > rule.hi || (rule.lo == rule.hi && !(rule.lo_closed && rule.hi_closed)) {
-            return Err(bad("the range is empty"));
-        }
-        rules.push(rule);
-    }
+    let rules = src
+        .split(';')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(parse_rule)
+        .collect::<Result<Vec<_>, _>>()?;
     if rules.is_empty() {
         return Err("--set rules: no rule given (e.g. rules='[0,0.3):1; [0.3,1]:2')".into());
     }
@@ -171,6 +130,54 @@ pub fn parse_rules(src: &str) -> Result<Vec<Rule>, String> {
         }
     }
     Ok(rules)
+}
+
+/// One `RANGE:VALUE` rule: a single number, or `[a,b)`-style bounds.
+fn parse_rule(text: &str) -> Result<Rule, String> {
+    let bad = |why: &str| format!("--set rules: '{text}': {why}");
+    let (range, val) = text
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected RANGE:VALUE, e.g. [0,0.3):2"))?;
+    let value = value(val).ok_or_else(|| bad("the value must be a number or 'nodata'"))?;
+    let range = range.trim();
+    let rule = if let Some(v) = num(range).filter(|v| v.is_finite()) {
+        Rule {
+            lo: v,
+            lo_closed: true,
+            hi: v,
+            hi_closed: true,
+            value,
+        }
+    } else {
+        let lo_closed = match range.chars().next() {
+            Some('[') => true,
+            Some('(') => false,
+            _ => return Err(bad("a range starts with '[' or '('")),
+        };
+        let hi_closed = match range.chars().last() {
+            Some(']') => true,
+            Some(')') => false,
+            _ => return Err(bad("a range ends with ']' or ')'")),
+        };
+        let inner = &range[1..range.len() - 1];
+        let (a, b) = inner
+            .split_once(',')
+            .ok_or_else(|| bad("a range is two numbers 'a,b'"))?;
+        let (Some(lo), Some(hi)) = (num(a), num(b)) else {
+            return Err(bad("range ends must be numbers, -inf or inf"));
+        };
+        Rule {
+            lo,
+            lo_closed,
+            hi,
+            hi_closed,
+            value,
+        }
+    };
+    if rule.lo > rule.hi || (rule.lo == rule.hi && !(rule.lo_closed && rule.hi_closed)) {
+        return Err(bad("the range is empty"));
+    }
+    Ok(rule)
 }
 
 /// Classify every pixel: the matching rule's value, else `default`; NaN in,

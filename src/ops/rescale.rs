@@ -71,28 +71,45 @@ fn pair(key: &str, raw: &str) -> Result<(f64, f64), OpError> {
 
 fn parse(params: &Params, info: &InputInfo) -> Result<Parsed, OpError> {
     let mut t = Taker::new("rescale", params, KEYS);
-    let n = info.band_count;
-    let bands: Vec<usize> = match t.take("band") {
-        None => (1..=n).collect(),
-        Some(raw) => raw
-            .split(',')
-            .map(|p| match p.trim().parse::<usize>() {
-                Ok(b) if (1..=n).contains(&b) => Ok(b),
-                _ => Err(err(
-                    "band",
-                    format!("--band {raw}: '{}' is not a band from 1 to {n}", p.trim()),
-                )),
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let bands = parse_bands(t.take("band"), info.band_count)?;
     let raw_in = t.take("in").ok_or_else(|| {
         err(
             "in",
             "--set in= is required: 'min,max', one 'min,max' per band separated by ';', or 'auto'",
         )
     })?;
-    let pct = t.take("percentiles");
-    let input = if raw_in.trim().eq_ignore_ascii_case("auto") {
+    let input = parse_in(&raw_in, t.take("percentiles"), bands.len())?;
+    let out = parse_out(t.take("out"))?;
+    let clip = parse_clip(t.take("clip"))?;
+    t.finish()?;
+    Ok(Parsed {
+        bands,
+        input,
+        out,
+        clip,
+    })
+}
+
+/// `band=1,2,3`, each within 1..=`n`; every band when not given.
+fn parse_bands(raw: Option<String>, n: usize) -> Result<Vec<usize>, OpError> {
+    let Some(raw) = raw else {
+        return Ok((1..=n).collect());
+    };
+    raw.split(',')
+        .map(|p| match p.trim().parse::<usize>() {
+            Ok(b) if (1..=n).contains(&b) => Ok(b),
+            _ => Err(err(
+                "band",
+                format!("--band {raw}: '{}' is not a band from 1 to {n}", p.trim()),
+            )),
+        })
+        .collect()
+}
+
+/// `in=auto` with its `percentiles`, or fixed ranges: one for all
+/// `bands` bands or one per band.
+fn parse_in(raw_in: &str, pct: Option<String>, bands: usize) -> Result<InSpec, OpError> {
+    if raw_in.trim().eq_ignore_ascii_case("auto") {
         let (lo, hi) = match &pct {
             None => DEFAULT_PERCENTILES,
             Some(p) => pair("percentiles", p)?,
@@ -106,71 +123,65 @@ fn parse(params: &Params, info: &InputInfo) -> Result<Parsed, OpError> {
                 ),
             ));
         }
-        InSpec::Auto(lo, hi)
-    } else {
-        if pct.is_some() {
-            return Err(err(
-                "percentiles",
-                "--set percentiles: only meaningful with in=auto",
-            ));
-        }
-        let ranges = raw_in
-            .split(';')
-            .map(|p| pair("in", p.trim()))
-            .collect::<Result<Vec<_>, _>>()?;
-        if ranges.len() != 1 && ranges.len() != bands.len() {
-            return Err(err(
-                "in",
-                format!(
-                    "--set in={raw_in}: {} ranges for {} bands (give one for all, or one per band)",
-                    ranges.len(),
-                    bands.len()
-                ),
-            ));
-        }
-        if let Some((lo, hi)) = ranges.iter().find(|(lo, hi)| lo >= hi) {
-            return Err(err(
-                "in",
-                format!("--set in={raw_in}: min ({lo}) must be less than max ({hi})"),
-            ));
-        }
-        InSpec::Fixed(ranges)
+        return Ok(InSpec::Auto(lo, hi));
+    }
+    if pct.is_some() {
+        return Err(err(
+            "percentiles",
+            "--set percentiles: only meaningful with in=auto",
+        ));
+    }
+    let ranges = raw_in
+        .split(';')
+        .map(|p| pair("in", p.trim()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ranges.len() != 1 && ranges.len() != bands {
+        return Err(err(
+            "in",
+            format!(
+                "--set in={raw_in}: {} ranges for {} bands (give one for all, or one per band)",
+                ranges.len(),
+                bands
+            ),
+        ));
+    }
+    if let Some((lo, hi)) = ranges.iter().find(|(lo, hi)| lo >= hi) {
+        return Err(err(
+            "in",
+            format!("--set in={raw_in}: min ({lo}) must be less than max ({hi})"),
+        ));
+    }
+    Ok(InSpec::Fixed(ranges))
+}
+
+/// `out=min,max` (min > max inverts); equal ends are refused.
+fn parse_out(raw: Option<String>) -> Result<(f64, f64), OpError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_OUT);
     };
-    let out = match t.take("out") {
-        None => DEFAULT_OUT,
-        Some(raw) => {
-            let o = pair("out", &raw)?;
-            if o.0 == o.1 {
-                return Err(err(
-                    "out",
-                    format!(
-                    "--set out={raw}: min and max are equal, every pixel would get the same value"
-                ),
-                ));
-            }
-            o
-        }
+    let o = pair("out", &raw)?;
+    if o.0 == o.1 {
+        return Err(err(
+            "out",
+            format!("--set out={raw}: min and max are equal, every pixel would get the same value"),
+        ));
+    }
+    Ok(o)
+}
+
+/// `clip=true|false`, default true.
+fn parse_clip(raw: Option<String>) -> Result<bool, OpError> {
+    let Some(raw) = raw else {
+        return Ok(true);
     };
-    let clip = match t.take("clip") {
-        None => true,
-        Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" | "1" => true,
-            "false" | "no" | "off" | "0" => false,
-            _ => {
-                return Err(err(
-                    "clip",
-                    format!("--set clip={raw}: expected true or false"),
-                ))
-            }
-        },
-    };
-    t.finish()?;
-    Ok(Parsed {
-        bands,
-        input,
-        out,
-        clip,
-    })
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(err(
+            "clip",
+            format!("--set clip={raw}: expected true or false"),
+        )),
+    }
 }
 
 /// The statistics `params` need, if `in=auto`.
@@ -194,53 +205,7 @@ pub fn build(
 ) -> Result<(Box<dyn Op>, Vec<String>), OpError> {
     let p = parse(params, info)?;
     let mut warnings = Vec::new();
-    let fmt = |v: &[(f64, f64)]| {
-        v.iter()
-            .map(|(a, b)| format!("{a},{b}"))
-            .collect::<Vec<_>>()
-            .join(";")
-    };
-    let (ranges, in_text) = match &p.input {
-        InSpec::Fixed(r) => {
-            let all = if r.len() == 1 {
-                vec![r[0]; p.bands.len()]
-            } else {
-                r.clone()
-            };
-            (all, fmt(r))
-        }
-        InSpec::Auto(lo, hi) => {
-            let stats = stats.ok_or_else(|| {
-                err(
-                    "in",
-                    "in=auto needs the statistics pass (internal: no statistics given)",
-                )
-            })?;
-            if stats.len() != p.bands.len() || stats.iter().any(|s| s.len() != 2) {
-                return Err(err("in", "internal: statistics do not match the request"));
-            }
-            let mut r = Vec::new();
-            for (&b, s) in p.bands.iter().zip(stats) {
-                if s[0].is_nan() || s[1].is_nan() {
-                    warnings.push(format!(
-                        "rescale: band {b} has no valid pixel; its output is all nodata"
-                    ));
-                    r.push((0.0, 1.0));
-                } else {
-                    if s[0] == s[1] {
-                        warnings.push(format!(
-                            "rescale: band {b}: percentiles {lo} and {hi} are both {}; \
-                             pixels <= it map to out min, above it to out max",
-                            s[0]
-                        ));
-                    }
-                    r.push((s[0], s[1]));
-                }
-            }
-            let text = format!("auto percentiles={lo},{hi} resolved={}", fmt(&r));
-            (r, text)
-        }
-    };
+    let (ranges, in_text) = ranges(&p, stats, &mut warnings)?;
     let bands_text: Vec<String> = p.bands.iter().map(|b| b.to_string()).collect();
     let out_type = fitting_type(p.out);
     let op = Rescale {
@@ -263,6 +228,56 @@ pub fn build(
         out_type,
     };
     Ok((Box::new(op), warnings))
+}
+
+/// Each band's input range and how `in` reads in the description: the
+/// fixed ranges (one repeated for every band), or `in=auto`'s percentiles
+/// from `stats`, warning about bands without valid pixels or contrast.
+fn ranges(
+    p: &Parsed,
+    stats: Option<&[Vec<f64>]>,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<(f64, f64)>, String), OpError> {
+    let fmt = |v: &[(f64, f64)]| {
+        v.iter()
+            .map(|(a, b)| format!("{a},{b}"))
+            .collect::<Vec<_>>()
+            .join(";")
+    };
+    let (lo, hi) = match &p.input {
+        InSpec::Fixed(r) if r.len() == 1 => return Ok((vec![r[0]; p.bands.len()], fmt(r))),
+        InSpec::Fixed(r) => return Ok((r.clone(), fmt(r))),
+        InSpec::Auto(lo, hi) => (lo, hi),
+    };
+    let stats = stats.ok_or_else(|| {
+        err(
+            "in",
+            "in=auto needs the statistics pass (internal: no statistics given)",
+        )
+    })?;
+    if stats.len() != p.bands.len() || stats.iter().any(|s| s.len() != 2) {
+        return Err(err("in", "internal: statistics do not match the request"));
+    }
+    let mut r = Vec::new();
+    for (&b, s) in p.bands.iter().zip(stats) {
+        if s[0].is_nan() || s[1].is_nan() {
+            warnings.push(format!(
+                "rescale: band {b} has no valid pixel; its output is all nodata"
+            ));
+            r.push((0.0, 1.0));
+        } else {
+            if s[0] == s[1] {
+                warnings.push(format!(
+                    "rescale: band {b}: percentiles {lo} and {hi} are both {}; \
+                     pixels <= it map to out min, above it to out max",
+                    s[0]
+                ));
+            }
+            r.push((s[0], s[1]));
+        }
+    }
+    let text = format!("auto percentiles={lo},{hi} resolved={}", fmt(&r));
+    Ok((r, text))
 }
 
 /// Smallest type holding an integral out range, else Float32.

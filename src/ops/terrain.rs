@@ -69,7 +69,11 @@ mod sweep;
 #[cfg(test)]
 mod bench;
 #[cfg(test)]
+mod build_tests;
+#[cfg(test)]
 mod fast_path_tests;
+#[cfg(test)]
+mod gdaldem_oracle;
 #[cfg(test)]
 mod gdaldem_parity;
 #[cfg(test)]
@@ -123,94 +127,13 @@ pub fn build(
     };
     let mut t = Taker::new(name, params, keys(name));
     let band = t.band(info)?;
-    let gradient = match t.take("alg").as_deref() {
-        None => Gradient::Horn,
-        Some(s) if s.eq_ignore_ascii_case("horn") => Gradient::Horn,
-        Some(s) if s.eq_ignore_ascii_case("zevenbergenthorne") => Gradient::ZevenbergenThorne,
-        Some(s) => {
-            return Err(t.err_at(
-                "alg",
-                format!("alg must be Horn or ZevenbergenThorne, got '{s}'"),
-            ))
-        }
-    };
+    let gradient = take_gradient(&mut t)?;
     let scale = t.number("scale", |v| v > 0.0, "a positive number")?;
-    let product = match name {
-        "hillshade" => {
-            let az = t.number("azimuth", |v| (0.0..=360.0).contains(&v), "within 0..360")?;
-            let altitude = t
-                .number("altitude", |v| (0.0..=90.0).contains(&v), "within 0..90")?
-                .unwrap_or(45.0);
-            let z = t.number("z", |_| true, "a number")?.unwrap_or(1.0);
-            let multi = t.flag("multidirectional")?;
-            let combined = t.flag("combined")?;
-            let shading = match (multi, combined) {
-                (true, true) => {
-                    return Err(t.err_at(
-                        "multidirectional",
-                        "multidirectional and combined cannot be used together",
-                    ))
-                }
-                (true, false) if az.is_some() => {
-                    return Err(t.err_at(
-                        "multidirectional",
-                        "multidirectional and azimuth cannot be used together",
-                    ))
-                }
-                (true, false) => Shading::MultiDirectional,
-                (false, true) => Shading::Combined,
-                (false, false) => Shading::Standard,
-            };
-            Product::Hillshade {
-                azimuth: az.unwrap_or(315.0),
-                altitude,
-                z,
-                shading,
-            }
-        }
-        "slope" => {
-            let percent = match t.take("units").as_deref() {
-                None => false,
-                Some(s) if s.eq_ignore_ascii_case("degrees") => false,
-                Some(s) if s.eq_ignore_ascii_case("percent") => true,
-                Some(s) => {
-                    return Err(t.err_at(
-                        "units",
-                        format!("units must be degrees or percent, got '{s}'"),
-                    ))
-                }
-            };
-            Product::Slope { percent }
-        }
-        _ => Product::Aspect {
-            trigonometric: t.flag("trigonometric")?,
-            zero_for_flat: t.flag("zero_for_flat")?,
-        },
-    };
+    let product = take_product(name, &mut t)?;
     t.finish()?;
 
     let mut warnings = Vec::new();
-    let gt = info.geo_transform.unwrap_or_else(|| {
-        warnings.push(format!(
-            "{name}: input has no geotransform; using 1x1 pixels, row 0 at the top (north)"
-        ));
-        [0.0, 1.0, 0.0, 0.0, 0.0, -1.0]
-    });
-    if !(gt[1].is_finite() && gt[5].is_finite() && gt[1] != 0.0 && gt[5] != 0.0) {
-        return Err(OpError::new(
-            name,
-            format!(
-                "unusable pixel size {} x {} in the geotransform",
-                gt[1], gt[5]
-            ),
-        ));
-    }
-    if gt[2] != 0.0 || gt[4] != 0.0 {
-        warnings.push(format!(
-            "{name}: geotransform is rotated; like gdaldem, only pixel width {} and height {} are used",
-            gt[1], gt[5]
-        ));
-    }
+    let gt = pixel_geometry(name, info, &mut warnings)?;
     let uses_scale = !matches!(product, Product::Aspect { .. });
     let scale = match scale {
         Some(s) => s,
@@ -240,6 +163,113 @@ pub fn build(
         }),
         warnings,
     ))
+}
+
+/// `alg=Horn|ZevenbergenThorne`, any case; Horn when not given.
+fn take_gradient(t: &mut Taker) -> Result<Gradient, OpError> {
+    Ok(match t.take("alg").as_deref() {
+        None => Gradient::Horn,
+        Some(s) if s.eq_ignore_ascii_case("horn") => Gradient::Horn,
+        Some(s) if s.eq_ignore_ascii_case("zevenbergenthorne") => Gradient::ZevenbergenThorne,
+        Some(s) => {
+            return Err(t.err_at(
+                "alg",
+                format!("alg must be Horn or ZevenbergenThorne, got '{s}'"),
+            ))
+        }
+    })
+}
+
+/// The product op `name` computes, from the keys only it takes.
+fn take_product(name: &str, t: &mut Taker) -> Result<Product, OpError> {
+    Ok(match name {
+        "hillshade" => take_hillshade(t)?,
+        "slope" => {
+            let percent = match t.take("units").as_deref() {
+                None => false,
+                Some(s) if s.eq_ignore_ascii_case("degrees") => false,
+                Some(s) if s.eq_ignore_ascii_case("percent") => true,
+                Some(s) => {
+                    return Err(t.err_at(
+                        "units",
+                        format!("units must be degrees or percent, got '{s}'"),
+                    ))
+                }
+            };
+            Product::Slope { percent }
+        }
+        _ => Product::Aspect {
+            trigonometric: t.flag("trigonometric")?,
+            zero_for_flat: t.flag("zero_for_flat")?,
+        },
+    })
+}
+
+/// Light direction, `z` and shading mode; `multidirectional` excludes both
+/// `combined` and an explicit `azimuth`, as in gdaldem.
+fn take_hillshade(t: &mut Taker) -> Result<Product, OpError> {
+    let az = t.number("azimuth", |v| (0.0..=360.0).contains(&v), "within 0..360")?;
+    let altitude = t
+        .number("altitude", |v| (0.0..=90.0).contains(&v), "within 0..90")?
+        .unwrap_or(45.0);
+    let z = t.number("z", |_| true, "a number")?.unwrap_or(1.0);
+    let multi = t.flag("multidirectional")?;
+    let combined = t.flag("combined")?;
+    let shading = match (multi, combined) {
+        (true, true) => {
+            return Err(t.err_at(
+                "multidirectional",
+                "multidirectional and combined cannot be used together",
+            ))
+        }
+        (true, false) if az.is_some() => {
+            return Err(t.err_at(
+                "multidirectional",
+                "multidirectional and azimuth cannot be used together",
+            ))
+        }
+        (true, false) => Shading::MultiDirectional,
+        (false, true) => Shading::Combined,
+        (false, false) => Shading::Standard,
+    };
+    Ok(Product::Hillshade {
+        azimuth: az.unwrap_or(315.0),
+        altitude,
+        z,
+        shading,
+    })
+}
+
+/// The input's geotransform, or 1x1 north-up pixels when it has none
+/// (warned); an unusable pixel size is refused and a rotation warned about
+/// (see *Geometry*).
+fn pixel_geometry(
+    name: &str,
+    info: &InputInfo,
+    warnings: &mut Vec<String>,
+) -> Result<[f64; 6], OpError> {
+    let gt = info.geo_transform.unwrap_or_else(|| {
+        warnings.push(format!(
+            "{name}: input has no geotransform; using 1x1 pixels, row 0 at the top (north)"
+        ));
+        [0.0, 1.0, 0.0, 0.0, 0.0, -1.0]
+    });
+    if !(gt[1].is_finite() && gt[5].is_finite() && gt[1] != 0.0 && gt[5] != 0.0) {
+        return Err(OpError::new(
+            name,
+            format!(
+                "unusable pixel size {} x {} in the geotransform",
+                gt[1], gt[5]
+            ),
+        ));
+    }
+    if gt[2] != 0.0 || gt[4] != 0.0 {
+        warnings.push(format!(
+            "{name}: geotransform is rotated; like gdaldem, only pixel width {} and height {} are used",
+            gt[1], gt[5]
+        ));
+    }
+    Ok(gt)
 }
 
 struct TerrainOp {

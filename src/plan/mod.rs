@@ -2,10 +2,12 @@
 //! `check` refuses a broken recipe before any input exists,
 //! `recipe` resolves flags over recipe over config into a `JobSpec`
 //! (no GDAL), `prepare` opens the input once and settles everything that
-//! can be refused before an output exists, `stats` runs whole-raster passes.
+//! can be refused before an output exists (the output file's part in
+//! `output`), `stats` runs whole-raster passes.
 
 pub mod check;
 pub mod inputs;
+mod output;
 pub mod prepare;
 pub mod recipe;
 pub mod request;

@@ -229,8 +229,16 @@ fn workers_starting_at_once_create_the_schema_once() {
 fn an_idle_worker_wakes_on_notify_not_the_poll() {
     let site = Site::new("");
     let mut w = site.worker_with(&["--poll-secs", "120"], &[]);
-    // Let the worker finish its first (empty) claim and go to sleep.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Wait until every job slot has made its first (empty) claim and gone
+    // to sleep: a slot's listener connects, and LISTENs, on its first
+    // wait. Seen in the server's own view, so the job below cannot be
+    // taken by a first claim however slow the start.
+    let slots = w.wait_ready()["slots"].as_u64().unwrap();
+    wait_until(60, "every slot to LISTEN", || {
+        site.pg
+            .sql("SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN tilerun_jobs'")
+            == slots.to_string()
+    });
     site.submit(&site.inputs(1)).ok();
     // Far sooner than the 120 s poll: only the NOTIFY can have woken it.
     w.wait_log(30, "the job to be done", |v| v["outcome"] == "done");

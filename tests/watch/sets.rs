@@ -6,7 +6,6 @@
 //! to done/ only with an output.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::harness::*;
 use crate::deliveries::{deliveries, landsat, LANDSAT, SAFE};
@@ -28,8 +27,20 @@ fn drop_staged(site: &Site, p: &Path) {
     std::fs::rename(p, site.inbox.join(p.file_name().unwrap())).unwrap();
 }
 
-fn pause() {
-    std::thread::sleep(Duration::from_millis(700));
+/// Wait until the daemon has logged `n` set members as claimed (or found
+/// in work/ at start-up) and waiting for the rest: the moment a premature
+/// job would have started, seen in the log rather than guessed by a sleep.
+fn wait_members(d: &Daemon, n: usize) {
+    wait_until(
+        60,
+        &format!("{n} members waiting for their delivery"),
+        || {
+            let waiting = |v: &&serde_json::Value| {
+                v["message"] == "claimed; waiting for the rest of its delivery"
+            };
+            d.logs().iter().filter(waiting).count() >= n
+        },
+    );
 }
 
 /// The one-shot product of the fixture delivery.
@@ -65,9 +76,9 @@ fn members_arriving_apart_in_any_order_start_one_job_and_move_together() {
         .iter()
         .map(|f| staged(&site, LANDSAT, f))
         .collect();
-    for p in &staged[..3] {
+    for (i, p) in staged[..3].iter().enumerate() {
         drop_staged(&site, p);
-        pause();
+        wait_members(&d, i + 1);
         // Claimed into work/ as it settles; nothing runs yet.
         assert!(names(&site.out).is_empty(), "{:?}", names(&site.out));
         assert!(names(&site.done).is_empty());
@@ -126,7 +137,8 @@ fn a_kill_between_members_then_a_restart_regroups_from_work() {
     drop_staged(&site, &staged(&site, LANDSAT, "MTL.json"));
     let mut d = site.start();
     d.wait_ready();
-    pause();
+    // Two members found in work/, the third claimed from the inbox.
+    wait_members(&d, 3);
     assert!(names(&site.out).is_empty());
     drop_staged(&site, &staged(&site, LANDSAT, "QA_PIXEL.TIF"));
     wait_until(60, "all four in done/", || {

@@ -11,7 +11,7 @@
 
 use ndarray::{Array2, Axis};
 
-use super::gdaldem_parity::{
+use super::gdaldem_oracle::{
     check_against, compare, gdaldem, gdaldem_available, mirrored_tolerance, ours, variants,
     with_holes, Case,
 };

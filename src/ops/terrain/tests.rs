@@ -1,6 +1,7 @@
 //! Terrain ops against textbook oracles on planes (whose slope, aspect and
-//! illumination are known in closed form), plus seam-freedom and parameter
-//! handling. gdaldem itself is the oracle in `gdaldem_parity`.
+//! illumination are known in closed form), plus seam-freedom and the
+//! handling of nodata neighbours. gdaldem itself is the oracle in
+//! `gdaldem_parity`; what `build` makes of its parameters is in `build_tests`.
 
 use std::f64::consts::PI;
 
@@ -12,7 +13,7 @@ use crate::ops::{InputInfo, Params};
 
 const D2R: f64 = PI / 180.0;
 
-fn info(rows: usize, cols: usize, gt: [f64; 6]) -> InputInfo {
+pub(super) fn info(rows: usize, cols: usize, gt: [f64; 6]) -> InputInfo {
     InputInfo {
         width: cols,
         height: rows,
@@ -24,14 +25,14 @@ fn info(rows: usize, cols: usize, gt: [f64; 6]) -> InputInfo {
     }
 }
 
-fn params(set: &[(&str, &str)]) -> Params {
+pub(super) fn params(set: &[(&str, &str)]) -> Params {
     set.iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 
 /// z = a·X + b·Y sampled at pixel centres of geotransform `gt`.
-fn plane(rows: usize, cols: usize, gt: [f64; 6], a: f64, b: f64) -> Array2<f64> {
+pub(super) fn plane(rows: usize, cols: usize, gt: [f64; 6], a: f64, b: f64) -> Array2<f64> {
     Array2::from_shape_fn((rows, cols), |(r, c)| {
         let x = gt[0] + (c as f64 + 0.5) * gt[1];
         let y = gt[3] + (r as f64 + 0.5) * gt[5];
@@ -161,6 +162,28 @@ fn aspect_of_a_plane_matches_closed_form() {
     }
 }
 
+/// Textbook hillshade of a cell with `slope` and `aspect` under one light:
+/// standard, and combined (shade darkened by slope, 1 - i·S/(π/2)²).
+fn textbook_shade(az: f64, alt: f64, slope: f64, aspect: f64) -> (f64, f64) {
+    let cos_i = cos_incidence(az, alt, slope, aspect);
+    let standard = 1.0 + 254.0 * cos_i.max(0.0);
+    let cang = 1.0 - cos_i.acos() * slope / (PI * PI / 4.0);
+    let combined = if cang <= 0.0 { 1.0 } else { 1.0 + 254.0 * cang };
+    (standard, combined)
+}
+
+/// Multidirectional: lights at 225/270/315/360 weighted by
+/// cos²(aspect − az) (weights sum to 2).
+fn textbook_multi(alt: f64, slope: f64, aspect: f64) -> f64 {
+    let sum: f64 = [225.0, 270.0, 315.0, 360.0]
+        .iter()
+        .map(|&laz: &f64| {
+            ((aspect - laz) * D2R).cos().powi(2) * cos_incidence(laz, alt, slope, aspect).max(0.0)
+        })
+        .sum();
+    1.0 + 127.0 * sum
+}
+
 #[test]
 fn hillshade_of_a_plane_matches_textbook_illumination() {
     let lights = [
@@ -176,39 +199,19 @@ fn hillshade_of_a_plane_matches_textbook_illumination() {
                     let dem = plane(6, 8, gt, a, b);
                     let (rows, cols) = dem.dim();
                     let (az_s, alt_s, z_s) = (az.to_string(), alt.to_string(), z.to_string());
-                    let set = [
+                    let run = |set: &[(&str, &str)]| {
+                        let op = build("hillshade", &params(set), &info(rows, cols, gt));
+                        run_op(op.unwrap().0.as_ref(), &dem)
+                    };
+                    let (k_alg, k_az, k_alt, k_z) = (
                         ("alg", alg),
                         ("azimuth", &*az_s),
                         ("altitude", &*alt_s),
                         ("z", &*z_s),
-                    ];
-                    let op = build("hillshade", &params(&set), &info(rows, cols, gt))
-                        .unwrap()
-                        .0;
-                    let set = [
-                        ("alg", alg),
-                        ("combined", "true"),
-                        ("altitude", &*alt_s),
-                        ("azimuth", &*az_s),
-                        ("z", &*z_s),
-                    ];
-                    let comb = build("hillshade", &params(&set), &info(rows, cols, gt))
-                        .unwrap()
-                        .0;
-                    let set = [
-                        ("alg", alg),
-                        ("multidirectional", "1"),
-                        ("altitude", &*alt_s),
-                        ("z", &*z_s),
-                    ];
-                    let multi = build("hillshade", &params(&set), &info(rows, cols, gt))
-                        .unwrap()
-                        .0;
-                    let (hs, hc, hm) = (
-                        run_op(op.as_ref(), &dem),
-                        run_op(comb.as_ref(), &dem),
-                        run_op(multi.as_ref(), &dem),
                     );
+                    let hs = run(&[k_alg, k_az, k_alt, k_z]);
+                    let hc = run(&[k_alg, ("combined", "true"), k_alt, k_az, k_z]);
+                    let hm = run(&[k_alg, ("multidirectional", "1"), k_alt, k_z]);
                     for ((r, c), &v) in hs.indexed_iter() {
                         let ea = if is_corner(r, c, rows, cols) {
                             a / 2.0
@@ -217,34 +220,18 @@ fn hillshade_of_a_plane_matches_textbook_illumination() {
                         };
                         let slope = (z * ea.hypot(b)).atan();
                         let aspect = compass_aspect(ea, b);
-                        let cos_i = cos_incidence(az, alt, slope, aspect);
-                        let want = 1.0 + 254.0 * cos_i.max(0.0);
+                        let (want, want_c) = textbook_shade(az, alt, slope, aspect);
+                        let label = format!("{gt:?} {a},{b} {alg} {az}/{alt}/{z} at {r},{c}");
+                        assert!((v - want).abs() <= 0.5 + 1e-3, "{label}: {v} vs {want}");
+                        let got = hc[[r, c]];
                         assert!(
-                            (v - want).abs() <= 0.5 + 1e-3,
-                            "{gt:?} {a},{b} {alg} {az}/{alt}/{z} at {r},{c}: {v} vs {want}"
+                            (got - want_c).abs() <= 0.5 + 1e-3,
+                            "combined {label}: {got} vs {want_c}"
                         );
-                        // Combined: shade darkened by slope, 1 - i·S/(π/2)².
-                        let cang = 1.0 - cos_i.acos() * slope / (PI * PI / 4.0);
-                        let want = if cang <= 0.0 { 1.0 } else { 1.0 + 254.0 * cang };
+                        let (got, want) = (hm[[r, c]], textbook_multi(alt, slope, aspect));
                         assert!(
-                            (hc[[r, c]] - want).abs() <= 0.5 + 1e-3,
-                            "combined at {r},{c}: {} vs {want}",
-                            hc[[r, c]]
-                        );
-                        // Multidirectional: lights at 225/270/315/360 weighted by
-                        // cos²(aspect − az) (weights sum to 2).
-                        let sum: f64 = [225.0, 270.0, 315.0, 360.0]
-                            .iter()
-                            .map(|&laz: &f64| {
-                                ((aspect - laz) * D2R).cos().powi(2)
-                                    * cos_incidence(laz, alt, slope, aspect).max(0.0)
-                            })
-                            .sum();
-                        let want = 1.0 + 127.0 * sum;
-                        assert!(
-                            (hm[[r, c]] - want).abs() <= 0.5 + 1e-3,
-                            "multi at {r},{c}: {} vs {want}",
-                            hm[[r, c]]
+                            (got - want).abs() <= 0.5 + 1e-3,
+                            "multi {label}: {got} vs {want}"
                         );
                     }
                 }
@@ -318,109 +305,4 @@ fn tiled_output_is_bit_identical_to_whole_raster() {
             }
         }
     }
-}
-
-#[test]
-fn op_metadata_follows_gdaldem_defaults() {
-    let i = info(5, 5, [0.0, 1.0, 0.0, 0.0, 0.0, -1.0]);
-    let (hs, _) = build("hillshade", &params(&[]), &i).unwrap();
-    assert_eq!(hs.default_out_type(), crate::ops::OutType::Byte);
-    assert_eq!(hs.default_nodata(), Some(0.0));
-    assert_eq!((hs.halo(), hs.bands(), hs.out_bands()), (1, &[1][..], 1));
-    for mode in ["slope", "aspect"] {
-        let (op, _) = build(mode, &params(&[]), &i).unwrap();
-        assert_eq!(op.default_out_type(), crate::ops::OutType::Float32);
-        assert_eq!(op.default_nodata(), Some(-9999.0));
-    }
-}
-
-#[test]
-fn bad_parameters_name_the_op_and_the_reason() {
-    let i = info(5, 5, [0.0, 1.0, 0.0, 0.0, 0.0, -1.0]);
-    let err = |mode: &str, set: &[(&str, &str)], inf: &InputInfo| {
-        build(mode, &params(set), inf)
-            .err()
-            .expect("should fail")
-            .to_string()
-    };
-    let e = err("hillshade", &[("azimuth", "400")], &i);
-    assert!(e.starts_with("hillshade:") && e.contains("azimuth"), "{e}");
-    let e = err("hillshade", &[("altitude", "-1")], &i);
-    assert!(e.contains("altitude") && e.contains("0..90"), "{e}");
-    let e = err("slope", &[("azimuth", "10")], &i);
-    assert!(
-        e.starts_with("slope:") && e.contains("unknown parameter 'azimuth'"),
-        "{e}"
-    );
-    let e = err("slope", &[("units", "radians")], &i);
-    assert!(e.contains("units"), "{e}");
-    let e = err("aspect", &[("alg", "sobel")], &i);
-    assert!(e.starts_with("aspect:") && e.contains("alg"), "{e}");
-    let e = err(
-        "hillshade",
-        &[("multidirectional", "true"), ("combined", "true")],
-        &i,
-    );
-    assert!(e.contains("cannot be used together"), "{e}");
-    let e = err(
-        "hillshade",
-        &[("multidirectional", "true"), ("azimuth", "10")],
-        &i,
-    );
-    assert!(e.contains("azimuth"), "{e}");
-    let e = err("slope", &[("scale", "0")], &i);
-    assert!(e.contains("scale"), "{e}");
-    let multi = InputInfo {
-        band_count: 3,
-        ..i.clone()
-    };
-    let e = err("slope", &[], &multi);
-    assert!(
-        e.contains("input has 3 bands; choose one with --band"),
-        "{e}"
-    );
-    let e = err("slope", &[("band", "4")], &multi);
-    assert!(e.contains("band"), "{e}");
-    let (op, _) = build("slope", &params(&[("band", "2")]), &multi).unwrap();
-    assert_eq!(op.bands(), &[2]);
-    let bad_gt = InputInfo {
-        geo_transform: Some([0.0, 0.0, 0.0, 0.0, 0.0, -1.0]),
-        ..i.clone()
-    };
-    assert!(err("slope", &[], &bad_gt).contains("pixel size"));
-}
-
-#[test]
-fn geographic_input_gets_gdaldem_scale_with_a_warning() {
-    let gt = [10.0, 0.001, 0.0, 0.0, 0.0, -0.001];
-    let geo = InputInfo {
-        geographic: true,
-        ..info(6, 6, gt)
-    };
-    let dem = plane(6, 6, gt, 0.0, 50.0);
-    let (op, warnings) = build("slope", &params(&[]), &geo).unwrap();
-    assert!(
-        warnings.iter().any(|w| w.contains("111120")),
-        "{warnings:?}"
-    );
-    // 50 m per degree northwards over 111120 m per degree.
-    let want = (50.0f64 / 111_120.0).atan().to_degrees();
-    assert!((run_op(op.as_ref(), &dem)[[3, 3]] - want).abs() < 1e-6);
-    assert_eq!(op.resolved(), vec![("scale", 111_120.0)]);
-    let (op, warnings) = build("slope", &params(&[("scale", "1")]), &geo).unwrap();
-    assert!(warnings.is_empty());
-    assert_eq!(op.resolved(), vec![("scale", 1.0)]);
-    let (aspect, _) = build("aspect", &params(&[]), &geo).unwrap();
-    assert!(aspect.resolved().is_empty(), "aspect uses no scale");
-    let want = 50.0f64.atan().to_degrees();
-    assert!((run_op(op.as_ref(), &dem)[[3, 3]] - want).abs() < 1e-3);
-    let rotated = InputInfo {
-        geo_transform: Some([0.0, 1.0, 0.1, 0.0, 0.1, -1.0]),
-        ..info(6, 6, gt)
-    };
-    let (_, warnings) = build("hillshade", &params(&[]), &rotated).unwrap();
-    assert!(
-        warnings.iter().any(|w| w.contains("rotated")),
-        "{warnings:?}"
-    );
 }
