@@ -243,3 +243,58 @@ fn broken_archives_and_members_are_refused_naming_them() {
     assert!(!out.exists());
     assert_no_hidden(&env);
 }
+
+/// Packs made by everyday tools: `tar -C dir .` (members named `./NAME`),
+/// a zip made on macOS (an AppleDouble `__MACOSX/…/._NAME` twin of every
+/// file, matching the same patterns) and a folder copied from a Mac
+/// (`._NAME`, `.DS_Store`, a hidden folder).
+const PACK: &str = r#"
+import os, shutil, sys, tarfile, zipfile
+landsat, safe, out = sys.argv[1:4]
+with tarfile.open(out + '/dot.tar', 'w') as t:
+    t.add(landsat, arcname='.')
+assert tarfile.open(out + '/dot.tar').getnames()[1].startswith('./')
+with zipfile.ZipFile(out + '/mac.SAFE.zip', 'w') as z:
+    for d, _, fs in os.walk(safe):
+        for f in fs:
+            rel = os.path.join(os.path.basename(safe), os.path.relpath(os.path.join(d, f), safe))
+            z.write(os.path.join(d, f), rel)
+            z.writestr('__MACOSX/' + os.path.join(os.path.dirname(rel), '._' + f), b'\0\5\26\7')
+mac = shutil.copytree(landsat, out + '/mac')
+for f in os.listdir(landsat):
+    open(os.path.join(mac, '._' + f), 'wb').write(b'\0\5\26\7')
+open(mac + '/.DS_Store', 'wb').write(b'\0\0\0\1Bud1')
+os.mkdir(mac + '/.Trashes')
+shutil.copy(os.path.join(landsat, os.listdir(landsat)[0]), mac + '/.Trashes')
+"#;
+
+#[test]
+fn deliveries_packed_by_everyday_tools_give_the_same_product() {
+    let env = Env::new();
+    let cfg = config(&env, "");
+    let d = deliveries();
+    let dir = env.dir.path().to_str().unwrap();
+    crate::publish::python(
+        PACK,
+        &[
+            d.join(LANDSAT).to_str().unwrap(),
+            d.join(SAFE).to_str().unwrap(),
+            dir,
+        ],
+    );
+    let want = landsat_by_hand(&env);
+    for what in ["dot.tar", "mac"] {
+        let out = env.path(&format!("{what}.tif"));
+        run_recipe(&env, &cfg, "landsat_ndvi", &[&env.path(what)], Some(&out)).ok();
+        assert!(read(&out).bands == want.bands, "{what}: pixels differ");
+    }
+    let hand = env.path("s2_hand.tif");
+    env.run(s2_args(&hand)).ok();
+    let out = env.path("mac_s2.tif");
+    let zip = env.path("mac.SAFE.zip");
+    run_recipe(&env, &cfg, "s2_ndvi", &[&zip], Some(&out)).ok();
+    assert!(
+        read(&out).bands == read(&hand).bands,
+        "mac zip: pixels differ"
+    );
+}

@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context};
 
@@ -96,11 +96,7 @@ fn list_tar(archive: &Path) -> anyhow::Result<Vec<Member>> {
         .context("not a readable tar archive")?;
     for e in entries {
         let e = e.context("damaged tar archive (bad member header)")?;
-        let path = e
-            .path()
-            .context("member name")?
-            .to_string_lossy()
-            .into_owned();
+        let path = member_name(&e.path().context("member name")?);
         let (at, size) = (e.raw_file_position(), e.size());
         if at.saturating_add(size) > len {
             bail!(
@@ -119,6 +115,18 @@ fn list_tar(archive: &Path) -> anyhow::Result<Vec<Member>> {
     Ok(out)
 }
 
+/// A tar member's path as GDAL's `/vsitar/` names it: `tar -C dir .`
+/// writes `./NAME`, and GDAL drops the `.` (and a leading `/`), so
+/// `/vsitar/x.tar/./NAME` would not exist.
+fn member_name(p: &Path) -> String {
+    let parts: Vec<_> = p
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir | Component::RootDir))
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect();
+    parts.join("/")
+}
+
 /// A zip's central directory, as GDAL (which will read the members) sees it.
 fn list_zip(archive: &Path) -> anyhow::Result<Vec<Member>> {
     let abs = std::path::absolute(archive)?;
@@ -128,7 +136,14 @@ fn list_zip(archive: &Path) -> anyhow::Result<Vec<Member>> {
     crate::gdal::env::clear_messages();
     let Some(names) = crate::gdal::ffi::read_dir_recursive(&root) else {
         let why = crate::gdal::env::first_failure().unwrap_or_default();
-        bail!("not a zip archive, or a truncated or damaged one {why}");
+        bail!(
+            "not a zip archive, or a truncated or damaged one{}",
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({why})")
+            }
+        );
     };
     let mut out = Vec::new();
     for n in names.into_iter().filter(|n| !n.ends_with('/')) {

@@ -50,6 +50,10 @@ impl Resampling {
 impl FromStr for Resampling {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        // gdalwarp and gdal_translate spell nearest `near`.
+        if s.trim().eq_ignore_ascii_case("near") {
+            return Ok(Resampling::Nearest);
+        }
         Resampling::ALL
             .into_iter()
             .find(|r| r.gdal_name().eq_ignore_ascii_case(s.trim()))

@@ -246,6 +246,7 @@ fn delivery(
             })
             .collect(),
     };
+    let found: Vec<Found> = found.into_iter().filter(|f| !hidden(f)).collect();
     let mut sources = Vec::new();
     let mut keys: Vec<(String, String)> = Vec::new();
     for (name, d) in decls {
@@ -289,6 +290,20 @@ fn delivery(
     })
 }
 
+/// Hidden files and folders are no part of a delivery: macOS puts an
+/// AppleDouble `._NAME` beside every file it copies (and `__MACOSX/` into
+/// the zips it makes), which would match the same pattern as `NAME`.
+fn hidden(f: &Found) -> bool {
+    match &f.location {
+        Location::Member { member, .. } => member.split('/').any(hidden_name),
+        Location::File(_) => hidden_name(&f.name),
+    }
+}
+
+fn hidden_name(c: &str) -> bool {
+    (c.starts_with('.') && c != "." && c != "..") || c == "__MACOSX"
+}
+
 fn parent(p: &Path) -> PathBuf {
     match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -296,7 +311,8 @@ fn parent(p: &Path) -> PathBuf {
     }
 }
 
-/// Regular files under `dir`, recursively; symbolic links are not followed.
+/// Regular files under `dir`, recursively, skipping hidden folders;
+/// symbolic links are not followed.
 fn walk(dir: &Path) -> std::io::Result<Vec<Found>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -304,7 +320,7 @@ fn walk(dir: &Path) -> std::io::Result<Vec<Found>> {
         for e in std::fs::read_dir(&d)? {
             let e = e?;
             let t = e.file_type()?;
-            if t.is_dir() {
+            if t.is_dir() && !hidden_name(&e.file_name().to_string_lossy()) {
                 stack.push(e.path());
             } else if t.is_file() {
                 out.push(Found {

@@ -193,6 +193,7 @@ mod tests {
         for r in Resampling::ALL {
             assert_eq!(r.gdal_name().to_lowercase().parse::<Resampling>(), Ok(r));
         }
+        assert_eq!("Near".parse::<Resampling>(), Ok(Resampling::Nearest));
         let e = "bicubic".parse::<Resampling>().unwrap_err();
         assert!(e.contains("--resampling") && e.contains("bicubic"), "{e}");
     }

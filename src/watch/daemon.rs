@@ -210,6 +210,7 @@ impl Daemon {
                 }
             }
         }
+        self.release_sets();
     }
 
     fn progress_now(&self) -> u64 {

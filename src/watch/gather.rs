@@ -25,10 +25,53 @@ impl Daemon {
 
     /// A set member now in work/ (claimed, or found there at start-up).
     pub(super) fn on_member(&mut self, recipe: &str, name: OsString, now: Instant, _attempt: u32) {
-        match self.sets.add(recipe, name.clone(), now) {
+        let arriving = self.arriving(recipe);
+        let more = |key: &str| arriving.iter().any(|n| n.starts_with(key));
+        match self.sets.add(recipe, name.clone(), now, &more) {
             Added::Waiting => {
                 tracing::info!(input = %esc(&name), recipe, "claimed; waiting for the rest of its delivery")
             }
+            done => self.on_set(recipe, done),
+        }
+    }
+
+    /// Names still in the inbox (seen, not claimed) that `recipe`'s rule
+    /// takes, except those of a file already in work/ (a second file of
+    /// one name is no more of a set: it fails it).
+    fn arriving(&self, recipe: &str) -> Vec<String> {
+        self.settler
+            .names()
+            .into_iter()
+            .filter(|n| self.s.recipe_for(n) == Some(recipe) && !self.s.work.join(n).exists())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Start whole sets that were waiting for files of theirs in the inbox
+    /// which have been claimed or have gone since.
+    pub(super) fn release_sets(&mut self) {
+        let recipes: Vec<String> = self.sets.recipes().map(str::to_string).collect();
+        let arriving: Vec<(String, Vec<String>)> = recipes
+            .into_iter()
+            .map(|r| {
+                let a = self.arriving(&r);
+                (r, a)
+            })
+            .collect();
+        let more = |recipe: &str, key: &str| {
+            arriving
+                .iter()
+                .any(|(r, names)| r == recipe && names.iter().any(|n| n.starts_with(key)))
+        };
+        for (recipe, done) in self.sets.release(&more) {
+            self.on_set(&recipe, done);
+        }
+    }
+
+    /// A set that is whole (start it) or has a second file for one input.
+    fn on_set(&mut self, recipe: &str, added: Added) {
+        match added {
+            Added::Waiting => {}
             Added::Complete { key, members } => {
                 let strikes = claim::strikes(&self.s.work, OsStr::new(&key));
                 if strikes >= self.s.max_attempts {

@@ -7,7 +7,9 @@
 //! set key (what the recipe patterns' `*` matched), and the set starts
 //! once every input has its file. Files of the delivery that no pattern
 //! names (MTL, thumbnails) join the set whose key starts their name and
-//! travel with it. A second file for an input of a waiting set fails the
+//! travel with it; a set with every input waits while files of its key
+//! are still in the inbox, so those sorting after its last band (`mv
+//! LC09_…/*` claims in name order) are not left behind. A second file for an input of a waiting set fails the
 //! whole set; a set still incomplete after `set_timeout_secs` fails with
 //! the names it lacks. This module is the bookkeeping only: the daemon
 //! moves the files.
@@ -91,6 +93,11 @@ impl Sets {
         self.recipes.contains_key(recipe)
     }
 
+    /// The recipes that take deliveries.
+    pub fn recipes(&self) -> impl Iterator<Item = &str> {
+        self.recipes.keys().map(String::as_str)
+    }
+
     /// (input, key) of a loose file, if a pattern names it.
     fn member_of(&self, recipe: &str, name: &str) -> Option<(String, String)> {
         self.recipes
@@ -113,19 +120,30 @@ impl Sets {
             .then_some(key)
     }
 
-    /// Record a loose file claimed into work/ for `recipe`.
-    pub fn add(&mut self, recipe: &str, name: OsString, now: Instant) -> Added {
+    /// Record a loose file claimed into work/ for `recipe`. `more(key)`
+    /// says whether files of that delivery are still in the inbox: a whole
+    /// set waits for them, so that extras dropped with it (`mv dir/*`)
+    /// travel with it rather than arriving after its job has started.
+    pub fn add(
+        &mut self,
+        recipe: &str,
+        name: OsString,
+        now: Instant,
+        more: &dyn Fn(&str) -> bool,
+    ) -> Added {
         let text = name.to_string_lossy().into_owned();
         let Some((input, key)) = self.member_of(recipe, &text) else {
             let owner = self
                 .waiting
                 .iter_mut()
                 .find(|((r, k), _)| r == recipe && text.starts_with(k.as_str()));
-            match owner {
-                Some((_, w)) => w.members.push(name),
-                None => self.extras.push((recipe.to_string(), name, now)),
-            }
-            return Added::Waiting;
+            let Some(((_, key), w)) = owner else {
+                self.extras.push((recipe.to_string(), name, now));
+                return Added::Waiting;
+            };
+            w.members.push(name);
+            let key = key.clone();
+            return self.complete(recipe, &key, more);
         };
         let id = (recipe.to_string(), key.clone());
         let w = self.waiting.entry(id.clone()).or_insert_with(|| Waiting {
@@ -153,15 +171,39 @@ impl Sets {
                 members: w.members,
             };
         }
-        let members = w.members.clone();
-        if self.missing(recipe, &key, &members).is_empty() {
-            let w = self.waiting.remove(&id).expect("just inserted");
-            return Added::Complete {
-                key,
-                members: w.members,
-            };
+        self.complete(recipe, &key, more)
+    }
+
+    /// The set `key`, taken from the books if every input has its file and
+    /// no more of its files are still in the inbox.
+    fn complete(&mut self, recipe: &str, key: &str, more: &dyn Fn(&str) -> bool) -> Added {
+        let id = (recipe.to_string(), key.to_string());
+        let whole = self
+            .waiting
+            .get(&id)
+            .is_some_and(|w| self.missing(recipe, key, &w.members).is_empty());
+        if !whole || more(key) {
+            return Added::Waiting;
         }
-        Added::Waiting
+        let w = self.waiting.remove(&id).expect("whole");
+        Added::Complete {
+            key: key.to_string(),
+            members: w.members,
+        }
+    }
+
+    /// Whole sets that waited for files in the inbox which have since been
+    /// claimed (or removed): `more(recipe, key)` as for [`Sets::add`].
+    pub fn release(&mut self, more: &dyn Fn(&str, &str) -> bool) -> Vec<(String, Added)> {
+        let ids: Vec<(String, String)> = self.waiting.keys().cloned().collect();
+        let mut out = Vec::new();
+        for (recipe, key) in ids {
+            match self.complete(&recipe, &key, &|k| more(&recipe, k)) {
+                Added::Waiting => {}
+                done => out.push((recipe, done)),
+            }
+        }
+        out
     }
 
     /// A waiting set gone wrong elsewhere (a duplicate left in the inbox):
@@ -199,7 +241,10 @@ impl Sets {
                 .waiting
                 .remove(&(recipe.clone(), key.clone()))
                 .expect("listed");
-            let missing = self.missing(&recipe, &key, &w.members);
+            let mut missing = self.missing(&recipe, &key, &w.members);
+            if missing.is_empty() {
+                missing.push("(files of this delivery still arriving in the inbox)".into());
+            }
             out.push(Expired {
                 recipe,
                 key,
@@ -234,6 +279,10 @@ impl Sets {
 mod tests {
     use super::*;
 
+    fn none(_: &str) -> bool {
+        false
+    }
+
     fn sets() -> Sets {
         let cfg = crate::config::parse(
             "[recipes.l]\nexpr = 'a + b'\ninputs = { a = '*_A.TIF', b = '*_B.TIF' }\n",
@@ -246,10 +295,10 @@ mod tests {
     fn a_set_completes_in_any_order_with_its_extras() {
         let (mut s, t) = (sets(), Instant::now());
         assert!(s.takes_sets("l"));
-        assert_eq!(s.add("l", "K_MTL.txt".into(), t), Added::Waiting);
-        assert_eq!(s.add("l", "K_B.TIF".into(), t), Added::Waiting);
-        assert_eq!(s.add("l", "J_A.TIF".into(), t), Added::Waiting);
-        let Added::Complete { key, members } = s.add("l", "K_A.TIF".into(), t) else {
+        assert_eq!(s.add("l", "K_MTL.txt".into(), t, &none), Added::Waiting);
+        assert_eq!(s.add("l", "K_B.TIF".into(), t, &none), Added::Waiting);
+        assert_eq!(s.add("l", "J_A.TIF".into(), t, &none), Added::Waiting);
+        let Added::Complete { key, members } = s.add("l", "K_A.TIF".into(), t, &none) else {
             panic!("not complete")
         };
         assert_eq!(key, "K");
@@ -268,12 +317,34 @@ mod tests {
     #[test]
     fn a_second_file_for_one_input_fails_the_set() {
         let (mut s, t) = (sets(), Instant::now());
-        s.add("l", "K_A.TIF".into(), t);
-        let r = s.add("l", "K_a.tif".into(), t);
+        s.add("l", "K_A.TIF".into(), t, &none);
+        let r = s.add("l", "K_a.tif".into(), t, &none);
         assert!(
             matches!(r, Added::Duplicate { ref input, ref members, .. } if input == "a" && members.len() == 2),
             "{r:?}"
         );
         assert!(s.expired(Duration::ZERO, t).is_empty());
+    }
+
+    #[test]
+    fn a_whole_set_waits_for_its_files_still_in_the_inbox() {
+        let (mut s, t) = (sets(), Instant::now());
+        let more = |k: &str| k == "K";
+        assert_eq!(s.add("l", "K_A.TIF".into(), t, &more), Added::Waiting);
+        assert_eq!(s.add("l", "K_B.TIF".into(), t, &more), Added::Waiting);
+        // The last extra is claimed: nothing of K is left in the inbox.
+        let Added::Complete { members, .. } = s.add("l", "K_thumb.jpeg".into(), t, &none) else {
+            panic!("not complete")
+        };
+        assert_eq!(members.len(), 3);
+        // A held set whose inbox file went away is released.
+        s.add("l", "J_A.TIF".into(), t, &none);
+        assert_eq!(s.add("l", "J_B.TIF".into(), t, &|_| true), Added::Waiting);
+        let r = s.release(&|_, _| false);
+        assert!(
+            matches!(&r[..], [(l, Added::Complete { key, .. })] if l == "l" && key == "J"),
+            "{r:?}"
+        );
+        assert!(s.release(&|_, _| false).is_empty());
     }
 }

@@ -251,3 +251,37 @@ fn a_set_whose_job_fails_moves_to_failed_whole_and_never_to_done() {
     );
     d.stop();
 }
+
+#[test]
+fn a_delivery_dropped_whole_takes_its_files_that_sort_after_the_bands() {
+    // `mv LC09_…/* inbox/`, here before start-up so that one scan sees every
+    // file and claims them in name order: SR_B6, ST_B10 and the thumbnail
+    // come after the last band the recipe reads, and still travel with it.
+    let site = site("");
+    let mut want = done_names(LANDSAT);
+    for (f, like) in [
+        ("SR_B6.TIF", "SR_B5.TIF"),
+        ("ST_B10.TIF", "SR_B5.TIF"),
+        ("thumb_small.jpeg", "MTL.json"),
+    ] {
+        let name = format!("{LANDSAT}_{f}");
+        drop_staged(&site, &site.stage(&landsat(like), &name));
+        want.push(name);
+    }
+    for f in FILES {
+        drop_staged(&site, &staged(&site, LANDSAT, f));
+    }
+    want.sort();
+    let mut d = site.start();
+    d.wait_ready();
+    wait_until(60, "the whole delivery in done/", || {
+        names(&site.done) == want
+    });
+    assert_same_raster(
+        &site.out.join(format!("{LANDSAT}_landsat_ndvi.tif")),
+        &reference(&site),
+    );
+    assert!(names(&site.work).is_empty() && names(&site.failed).is_empty());
+    d.stop();
+    assert_eq!(d.count("done", LANDSAT), 1, "{}", d.text());
+}
