@@ -173,7 +173,12 @@ pub fn requeue(db: &mut Db, ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
         Ok(done)
     })?;
     if let Some(ids) = ids {
-        unchanged(db, ids, &done, "requeued (only dead or failed jobs are)")?;
+        unchanged(
+            db,
+            ids,
+            &done,
+            "requeued (only dead, failed or cancelled jobs are)",
+        )?;
     }
     Ok(done)
 }

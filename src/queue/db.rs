@@ -81,6 +81,18 @@ impl Db {
                 redact_guess(url)
             ))
         })?;
+        // An '@' left in a host is an '@' of the password that was not
+        // written %40: the host would show the password's tail.
+        if config
+            .get_hosts()
+            .iter()
+            .any(|h| matches!(h, Host::Tcp(t) if t.contains('@')))
+        {
+            return Err(usage(format!(
+                "--queue: malformed URL '{}': write an '@' in the user or password as %40",
+                redact_guess(url)
+            )));
+        }
         config.ssl_mode(tls.ssl_mode());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
@@ -257,13 +269,38 @@ fn show(c: &postgres::Config) -> String {
     format!("postgresql://{user}{}/{db}", hosts.join(","))
 }
 
-/// A best-effort redaction for text that did not parse: drop everything
-/// between the scheme's `//` and the last `@`.
-pub fn redact_guess(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_string(),
+/// `url` as `status` shows it: rebuilt from its settings when it parses
+/// (as `Db::shown`), else redacted by [`redact_guess`].
+pub fn shown_url(url: &str) -> String {
+    match Db::parse(url) {
+        Ok(db) => db.shown,
+        Err(_) => redact_guess(url),
     }
+}
+
+/// A best-effort redaction for text that did not parse: drop everything
+/// between the scheme's `//` and the last `@` of the authority, and the
+/// value of a `password=` in the query (libpq takes one there too).
+pub fn redact_guess(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (head.find("://"), head.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &head[..s], &head[at + 1..]),
+        _ => head.to_string(),
+    };
+    if let Some(q) = query {
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out = format!("{out}?{}", pairs.join("&"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -284,6 +321,26 @@ mod tests {
             !e.msg.contains("s3cret") && e.msg.contains("malformed"),
             "{}",
             e.msg
+        );
+        // libpq also takes the password in the query.
+        for url in [
+            "postgresql://h:5432/x?user=u&password=s3cret",
+            "postgresql://h:notaport/x?user=u&PASSWORD=s3cret&sslmode=disable",
+            "postgresql://u:p@ss@s3cret@h/x",
+        ] {
+            let shown = shown_url(url);
+            assert!(!shown.contains("s3cret"), "{shown}");
+            if let Err(e) = Db::parse(url) {
+                assert!(!e.msg.contains("s3cret"), "{}", e.msg);
+            }
+        }
+        assert_eq!(
+            redact_guess("postgresql://h:x/d?user=u&password=s3cret&sslmode=disable"),
+            "postgresql://h:x/d?user=u&password=***&sslmode=disable"
+        );
+        assert_eq!(
+            shown_url("postgresql://h:5432/x?user=u&password=s3cret"),
+            "postgresql://u@h:5432/x"
         );
     }
 }

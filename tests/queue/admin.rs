@@ -126,6 +126,22 @@ fn status_requeue_and_cancel() {
     wait_until(30, "the requeued job to be done", || {
         site.pg.count("done") == 2
     });
+
+    // A cancelled job is not a dead end: submitting it again finds it and
+    // says how to run it, and requeue by id does.
+    let r = site.run(&["submit", "--recipe", "ndvi", inputs[0].to_str().unwrap()]);
+    r.ok();
+    let hint = format!("exists, `tilerun requeue {cancelled}` runs it again");
+    assert!(r.stdout().contains(&hint), "{}", r.stdout());
+    let r = site.run(&["requeue", &cancelled]);
+    r.ok();
+    assert!(r
+        .stdout()
+        .contains(&format!("requeued 1 job(s): {cancelled}")));
+    wait_until(30, "the requeued cancelled job to be done", || {
+        site.pg.count("done") == 3
+    });
+    assert!(site.out.join("s00_ndvi.tif").exists());
     w.stop();
 }
 
@@ -156,6 +172,15 @@ fn an_unusable_queue_is_refused_at_start_up() {
         (
             format!("http://tilerun:{PASSWORD}@example/x"),
             "not a postgresql:// URL",
+        ),
+        // libpq also takes the password in the query.
+        (
+            format!("postgresql://127.0.0.1:{port}/postgres?user=tilerun&password={PASSWORD}x"),
+            "password authentication failed",
+        ),
+        (
+            format!("postgresql://127.0.0.1:notaport/x?user=tilerun&password={PASSWORD}"),
+            "malformed",
         ),
     ];
     for (url, why) in &cases {
