@@ -13,7 +13,9 @@ pub struct Status {
     /// Why not, when unreachable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    pub counts: Counts,
+    /// None (null) when unreachable: unknown, which zeros would hide from
+    /// a monitor reading `counts.pending`.
+    pub counts: Option<Counts>,
     /// Age of the oldest pending job that is due, in seconds.
     pub oldest_pending_secs: Option<f64>,
     pub running: Vec<Running>,
@@ -155,7 +157,7 @@ pub fn read(c: &mut impl GenericClient, shown: &str) -> Result<Status, postgres:
         queue: shown.to_string(),
         reachable: true,
         error: None,
-        counts,
+        counts: Some(counts),
         oldest_pending_secs: oldest_pending_secs.map(round),
         running,
         recent_failures,
@@ -181,7 +183,9 @@ impl std::fmt::Display for Status {
         if let Some(e) = &self.error {
             return writeln!(f, "database unreachable: {e}");
         }
-        let c = &self.counts;
+        let Some(c) = &self.counts else {
+            return Ok(());
+        };
         let oldest = self
             .oldest_pending_secs
             .map(|s| format!(" (oldest {s:.0}s)"))

@@ -202,6 +202,7 @@ fn an_unusable_queue_is_refused_at_start_up() {
     let r = site.run(&["status", "--json", "--queue", &cases[1].0]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
     assert_eq!(v["reachable"], false);
+    assert!(v["counts"].is_null(), "unknown, not zero: {v}");
     assert!(r.stdout().contains("unreachable") || v["error"].is_string());
 }
 
