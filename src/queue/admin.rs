@@ -156,6 +156,9 @@ fn tree_fingerprint(dir: &Path) -> std::io::Result<String> {
 /// Every object an `s3://` input (or pattern) names, with its fingerprint
 /// (size and ETag). A bucket that cannot be reached is a usage error.
 fn identify_s3(input: &str) -> Result<Vec<(String, String)>, Error> {
+    if input.ends_with('/') {
+        return Err(crate::remote::s3::prefix_refused(input));
+    }
     let bucket = S3Uri::parse(input)?.bucket;
     crate::remote::s3::check_bucket(&bucket)?;
     crate::remote::s3::expand(input)?

@@ -135,7 +135,24 @@ pub fn fingerprint(uri: &S3Uri) -> Result<String, Error> {
                 .then(|| v.trim_matches('"').to_string())
         })
         .unwrap_or_default();
+    // Only a "folder" (a key prefix, which GDAL stats like a directory)
+    // has no ETag: list it only then, so objects cost no extra request.
+    if etag.is_empty() && !vsi::read_dir(&uri.vsi()).is_empty() {
+        return Err(prefix_refused(&uri.to_string()));
+    }
     Ok(format!("size={size} etag={etag}"))
+}
+
+/// S3 has no folders, only key prefixes. A folder delivery uploaded file
+/// by file (a `.SAFE/` tree) is not one object a worker can fetch, and
+/// taken for one it would only fail on every attempt: refused, named.
+pub fn prefix_refused(uri: &str) -> Error {
+    usage(format!(
+        "{}: an S3 prefix (a folder such as a .SAFE), not an object: a folder delivery is \
+         taken from S3 only packed as one object (.SAFE.zip, .tar, .tar.gz); submit that, \
+         or the folder on shared storage",
+        crate::error::escape(uri)
+    ))
 }
 
 /// Expand a `*`/`?`/`[…]` pattern in the last part of the key by listing
