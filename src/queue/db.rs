@@ -38,8 +38,8 @@ impl Db {
     pub fn open(url: &str) -> Result<Db, Error> {
         let mut db = Db::parse(url)?;
         let mut client = db
-            .connect()
-            .map_err(|e| usage(format!("queue database {}: {}", db.shown, describe(&e))))?;
+            .connect_bounded()
+            .map_err(|why| usage(format!("queue database {}: {why}", db.shown)))?;
         super::schema::migrate(&mut client)
             .map_err(|e| {
                 usage(format!(
@@ -123,6 +123,39 @@ impl Db {
         match &self.tls {
             Some(tls) => self.config.connect(tls.clone()),
             None => self.config.connect(NoTls),
+        }
+    }
+
+    /// The first connection, bounded as a whole by the connect timeout
+    /// (libpq's meaning). The client's own timeout covers only the TCP
+    /// connect, so a server that accepts and never answers (a stopped or
+    /// wedged postmaster) would hang start-up and `status` for good. On
+    /// timeout the connecting thread is left to end with its socket.
+    fn connect_bounded(&self) -> Result<Client, String> {
+        let limit = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or_default()
+            * self.config.get_hosts().len().max(1) as u32;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (config, tls) = (self.config.clone(), self.tls.clone());
+        std::thread::Builder::new()
+            .name("tilerun-db-connect".into())
+            .spawn(move || {
+                let _ = tx.send(match tls {
+                    Some(tls) => config.connect(tls),
+                    None => config.connect(NoTls),
+                });
+            })
+            .map_err(|e| format!("starting a thread: {e}"))?;
+        match rx.recv_timeout(limit) {
+            Ok(res) => res.map_err(|e| describe(&e)),
+            Err(_) => Err(format!(
+                "no answer within {:.0}s (connect_timeout): the server accepts connections \
+                 but does not respond (stopped, wedged or overloaded)",
+                limit.as_secs_f64()
+            )),
         }
     }
 

@@ -268,3 +268,39 @@ fn an_idle_worker_wakes_on_notify_not_the_poll() {
     assert!(waited < 30.0, "{waited}");
     w.stop();
 }
+
+/// A server that accepts connections and never answers (a stopped or
+/// wedged postmaster) is "unreachable" within the connect timeout, exit 2:
+/// `status`, which monitoring runs, must not hang for good.
+#[test]
+fn a_server_that_never_answers_is_unreachable_not_a_hang() {
+    let site = Site::new("");
+    // Never accepted: the kernel completes the handshake, nobody answers.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = mute.local_addr().unwrap().port();
+    let url = format!("postgresql://tilerun:{PASSWORD}@127.0.0.1:{port}/x?connect_timeout=1");
+    let mut c = site.cmd(&["status", "--json", "--queue", &url]);
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("status hangs on a server that never answers");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let r = crate::util::Run(child.wait_with_output().unwrap());
+    r.fails(2);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(v["reachable"], false);
+    assert!(
+        v["error"].as_str().unwrap().contains("no answer within 1s"),
+        "{v}"
+    );
+    assert!(!r.stdout().contains(PASSWORD) && !r.stderr().contains(PASSWORD));
+    drop(mute);
+}
