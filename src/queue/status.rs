@@ -83,8 +83,11 @@ pub fn depth(c: &mut impl GenericClient) -> Result<(Counts, Option<f64>), postgr
     }
     let oldest: Option<f64> = c
         .query_one(
-            "SELECT extract(epoch FROM now() - min(created_at))::float8 FROM tilerun.jobs
-             WHERE state = 'pending'",
+            // Waiting since it became due: a job requeued today from last
+            // week's dead list, or one still in its retry backoff, is not
+            // a week-old backlog for the alert that watches this.
+            "SELECT extract(epoch FROM now() - min(not_before))::float8 FROM tilerun.jobs
+             WHERE state = 'pending' AND not_before <= now()",
             &[],
         )?
         .get(0);

@@ -304,3 +304,26 @@ fn a_server_that_never_answers_is_unreachable_not_a_hang() {
     assert!(!r.stdout().contains(PASSWORD) && !r.stderr().contains(PASSWORD));
     drop(mute);
 }
+
+/// The oldest pending age is how long a due job has waited: a job
+/// submitted long ago but requeued just now is not an hour-old backlog,
+/// and one still in its retry backoff is not waiting yet.
+#[test]
+fn the_oldest_pending_age_counts_from_when_a_job_became_due() {
+    let site = Site::new("");
+    site.submit(&site.inputs(2)).ok();
+    // Job 1: submitted an hour ago, requeued now; job 2: in backoff.
+    site.pg.sql(
+        "UPDATE tilerun.jobs SET created_at = now() - interval '1 hour' WHERE id = 1;
+         UPDATE tilerun.jobs SET not_before = now() + interval '1 hour' WHERE id = 2",
+    );
+    let st = site.status();
+    let age = st["oldest_pending_secs"].as_f64().unwrap();
+    assert!(age < 600.0, "{st}");
+    assert_eq!(st["counts"]["pending"], 2);
+    // Waiting for 20 minutes since it became due: that is the age.
+    site.pg
+        .sql("UPDATE tilerun.jobs SET not_before = now() - interval '20 minutes' WHERE id = 1");
+    let age = site.status()["oldest_pending_secs"].as_f64().unwrap();
+    assert!((1190.0..1300.0).contains(&age), "{age}");
+}
