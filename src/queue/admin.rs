@@ -154,17 +154,18 @@ fn tree_fingerprint(dir: &Path) -> std::io::Result<String> {
 }
 
 /// Every object an `s3://` input (or pattern) names, with its fingerprint
-/// (size and ETag). A bucket that cannot be reached is a usage error.
+/// (size and ETag); a key prefix (`s3://b/X.SAFE/`, or a name that turns
+/// out to be one) is a folder delivery, identified by all its objects. A
+/// bucket that cannot be reached is a usage error.
 fn identify_s3(input: &str) -> Result<Vec<(String, String)>, Error> {
-    if input.ends_with('/') {
-        return Err(crate::remote::s3::prefix_refused(input));
+    use crate::remote::s3;
+    let folder = s3::is_folder(input);
+    let uri = input.strip_suffix('/').unwrap_or(input);
+    crate::remote::s3::check_bucket(&S3Uri::parse(uri)?.bucket)?;
+    if folder {
+        return Ok(vec![s3::identify_folder(&S3Uri::parse(uri)?)?]);
     }
-    let bucket = S3Uri::parse(input)?.bucket;
-    crate::remote::s3::check_bucket(&bucket)?;
-    crate::remote::s3::expand(input)?
-        .into_iter()
-        .map(|u| Ok((u.to_string(), crate::remote::s3::fingerprint(&u)?)))
-        .collect()
+    s3::expand(input)?.iter().map(s3::identify).collect()
 }
 
 /// `requeue --dead` (ids None) or `requeue ID…`.

@@ -249,24 +249,16 @@ fn missing_objects_and_buckets() {
         "{}",
         r.stderr()
     );
-    // A folder uploaded file by file (a .SAFE tree) is a prefix, not an
-    // object: refused by name, however given, rather than queued to fail
-    // on every attempt.
-    moto.put("/tiles/s2/X.SAFE/GRANULE/B04.tif", &input);
-    for what in [
-        "s3://tiles/s2/X.SAFE",
-        "s3://tiles/s2/X.SAFE/",
-        "s3://tiles/s2/*",
-    ] {
-        let r = run(&["submit", "--recipe", "ndvi", what]);
-        r.fails(2);
-        assert!(
-            r.stderr().contains("s3://tiles/s2/X.SAFE") && r.stderr().contains("an S3 prefix"),
-            "{what}: {}",
-            r.stderr()
-        );
-    }
-    assert_eq!(site.pg.count("pending"), 0);
+    // A folder delivery (a prefix, see s3_folder) with nothing under it.
+    let r = run(&["submit", "--recipe", "ndvi", "s3://tiles/none/"]);
+    r.fails(1);
+    assert!(
+        r.stderr().contains(
+            "s3://tiles/none: no such object in the bucket (no object under this prefix)"
+        ),
+        "{}",
+        r.stderr()
+    );
     let r = run(&["submit", "--recipe", "ndvi", "s3://tiles/in/none-*.tif"]);
     r.fails(1);
     assert!(r.stderr().contains("matches no object"), "{}", r.stderr());
