@@ -141,10 +141,14 @@ fn status(url: &str, json: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Written, not `print!`ed: `tilerun status | head` closes the pipe early,
+/// which is the reader's choice, not a panic of ours.
 fn print(st: &crate::queue::status::Status, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string(st).unwrap_or_default());
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = if json {
+        writeln!(out, "{}", serde_json::to_string(st).unwrap_or_default())
     } else {
-        print!("{st}");
-    }
+        write!(out, "{st}")
+    };
 }

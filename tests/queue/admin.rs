@@ -327,3 +327,24 @@ fn the_oldest_pending_age_counts_from_when_a_job_became_due() {
     let age = site.status()["oldest_pending_secs"].as_f64().unwrap();
     assert!((1190.0..1300.0).contains(&age), "{age}");
 }
+
+/// `tilerun status | head` may close the pipe before status writes: that
+/// is the reader's choice, exit 0, not a panic (101).
+#[test]
+fn status_into_a_closed_pipe_is_not_a_panic() {
+    let site = Site::new("");
+    let mut c = site.cmd(&["status"]);
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
