@@ -196,7 +196,9 @@ impl Db {
         mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, Error> {
         let mut delay = Duration::from_millis(100);
+        let mut retried_stale = false;
         loop {
+            let had_client = self.client.is_some();
             let res = match self.client() {
                 Ok(c) => f(c).map_err(|e| self.error(&e)),
                 Err(e) => Err(e),
@@ -210,6 +212,14 @@ impl Db {
                     return Ok(v);
                 }
                 Err(e) if e.kind == Kind::Transient => {
+                    self.client = None;
+                    // A connection that died while idle (the server was
+                    // restarted since) is no outage: one new try at once,
+                    // and only if that fails too is the database down.
+                    if had_client && !retried_stale && !self.down {
+                        retried_stale = true;
+                        continue;
+                    }
                     if !self.down {
                         self.down = true;
                         tracing::warn!(queue = %self.shown, "database unreachable, retrying: {}", e.msg);
