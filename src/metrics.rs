@@ -118,7 +118,7 @@ impl Metrics {
         registry.register("queue_jobs", "Jobs in the queue, by state", m.queue.clone());
         registry.register(
             "queue_oldest_pending_seconds",
-            "Age of the oldest pending job",
+            "How long the oldest due pending job has waited",
             m.oldest_pending.clone(),
         );
         registry.register(

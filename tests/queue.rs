@@ -13,6 +13,7 @@ mod metrics;
 mod outage;
 mod s3;
 mod s3_abort;
+mod s3_folder;
 mod sets;
 mod tls;
 mod watch;

@@ -108,7 +108,7 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Put dead (or, by id, failed) jobs back to pending with fresh attempts.
+    /// Put dead (or, by id, failed or cancelled) jobs back to pending with fresh attempts.
     Requeue {
         /// Every dead job.
         #[arg(long, conflicts_with = "ids", required_unless_present = "ids")]

@@ -50,10 +50,12 @@ pub fn run(c: &Command) -> Result<(), Error> {
                 if *json {
                     println!("{}", serde_json::to_string(&s).unwrap_or_default());
                 } else {
-                    let how = if s.created {
-                        "queued"
-                    } else {
-                        "already queued"
+                    // The same input and content again finds its job, even a
+                    // finished one: say how to run that one again.
+                    let how = match (s.created, s.state.as_str()) {
+                        (true, _) => "queued".to_string(),
+                        (false, "pending" | "running" | "done") => "already queued".into(),
+                        (false, _) => format!("exists, `tilerun requeue {}` runs it again", s.id),
                     };
                     let what = match (&s.set_key, &s.members) {
                         (Some(k), Some(m)) => format!("set {k} ({} files)", m.len()),
@@ -127,7 +129,7 @@ fn status(url: &str, json: bool) -> Result<(), Error> {
         }
         Err(e) => {
             let st = crate::queue::status::Status {
-                queue: crate::queue::db::redact_guess(url),
+                queue: crate::queue::db::shown_url(url),
                 error: Some(e.msg.clone()),
                 ..Default::default()
             };
@@ -139,10 +141,14 @@ fn status(url: &str, json: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Written, not `print!`ed: `tilerun status | head` closes the pipe early,
+/// which is the reader's choice, not a panic of ours.
 fn print(st: &crate::queue::status::Status, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string(st).unwrap_or_default());
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = if json {
+        writeln!(out, "{}", serde_json::to_string(st).unwrap_or_default())
     } else {
-        print!("{st}");
-    }
+        write!(out, "{st}")
+    };
 }

@@ -99,19 +99,80 @@ pub fn read_dir(path: &str) -> Vec<String> {
     take_list(unsafe { gdal_sys::VSIReadDir(p.as_ptr()) })
 }
 
-fn take_list(list: *mut *mut c_char) -> Vec<String> {
+/// One object found by [`walk`]: its name below the folder, size, ETag.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Entry {
+    pub name: String,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// Every object under the "directory" `path`, at any depth, folders left
+/// out: one listing (S3's ListObjects gives the sizes and ETags).
+pub fn walk(path: &str) -> Vec<Entry> {
+    let Ok(p) = c(path) else { return vec![] };
+    let _allow = Allow::only(path);
+    // SAFETY: valid C string, no options; null if it cannot be listed.
+    let dir = unsafe { gdal_sys::VSIOpenDir(p.as_ptr(), -1, std::ptr::null()) };
+    if dir.is_null() {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    loop {
+        // SAFETY: an open VSIDIR; the entry lives until the next call.
+        let e = unsafe { gdal_sys::VSIGetNextDirEntry(dir) };
+        if e.is_null() {
+            break;
+        }
+        // SAFETY: non-null, valid until the next VSIGetNextDirEntry.
+        let e = unsafe { &*e };
+        if e.bModeKnown != 0 && (e.nMode as libc::mode_t & libc::S_IFMT) == libc::S_IFDIR {
+            continue;
+        }
+        // SAFETY: GDAL's NUL-terminated name and "Key=value" list.
+        let name = unsafe { CStr::from_ptr(e.pszName) }
+            .to_string_lossy()
+            .into_owned();
+        let etag = extra(e.papszExtra)
+            .into_iter()
+            .find_map(|kv| {
+                kv.strip_prefix("ETag=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+            .unwrap_or_default();
+        out.push(Entry {
+            name,
+            size: e.nSize,
+            etag,
+        });
+    }
+    // SAFETY: opened above, closed once.
+    unsafe { gdal_sys::VSICloseDir(dir) };
+    out
+}
+
+/// A borrowed CSL string list (GDAL keeps ownership).
+fn extra(list: *mut *mut c_char) -> Vec<String> {
     let mut out = Vec::new();
     if list.is_null() {
         return out;
     }
-    // SAFETY: a null-terminated array of C strings that we own and free.
+    // SAFETY: a null-terminated array of C strings, read only.
     unsafe {
         let mut i = 0;
         while !(*list.add(i)).is_null() {
             out.push(CStr::from_ptr(*list.add(i)).to_string_lossy().into_owned());
             i += 1;
         }
-        gdal_sys::CSLDestroy(list);
+    }
+    out
+}
+
+fn take_list(list: *mut *mut c_char) -> Vec<String> {
+    let out = extra(list);
+    if !list.is_null() {
+        // SAFETY: a string list we own, freed once.
+        unsafe { gdal_sys::CSLDestroy(list) };
     }
     out
 }

@@ -154,14 +154,18 @@ fn tree_fingerprint(dir: &Path) -> std::io::Result<String> {
 }
 
 /// Every object an `s3://` input (or pattern) names, with its fingerprint
-/// (size and ETag). A bucket that cannot be reached is a usage error.
+/// (size and ETag); a key prefix (`s3://b/X.SAFE/`, or a name that turns
+/// out to be one) is a folder delivery, identified by all its objects. A
+/// bucket that cannot be reached is a usage error.
 fn identify_s3(input: &str) -> Result<Vec<(String, String)>, Error> {
-    let bucket = S3Uri::parse(input)?.bucket;
-    crate::remote::s3::check_bucket(&bucket)?;
-    crate::remote::s3::expand(input)?
-        .into_iter()
-        .map(|u| Ok((u.to_string(), crate::remote::s3::fingerprint(&u)?)))
-        .collect()
+    use crate::remote::s3;
+    let folder = s3::is_folder(input);
+    let uri = input.strip_suffix('/').unwrap_or(input);
+    crate::remote::s3::check_bucket(&S3Uri::parse(uri)?.bucket)?;
+    if folder {
+        return Ok(vec![s3::identify_folder(&S3Uri::parse(uri)?)?]);
+    }
+    s3::expand(input)?.iter().map(s3::identify).collect()
 }
 
 /// `requeue --dead` (ids None) or `requeue ID…`.
@@ -173,7 +177,12 @@ pub fn requeue(db: &mut Db, ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
         Ok(done)
     })?;
     if let Some(ids) = ids {
-        unchanged(db, ids, &done, "requeued (only dead or failed jobs are)")?;
+        unchanged(
+            db,
+            ids,
+            &done,
+            "requeued (only dead, failed or cancelled jobs are)",
+        )?;
     }
     Ok(done)
 }

@@ -38,8 +38,8 @@ impl Db {
     pub fn open(url: &str) -> Result<Db, Error> {
         let mut db = Db::parse(url)?;
         let mut client = db
-            .connect()
-            .map_err(|e| usage(format!("queue database {}: {}", db.shown, describe(&e))))?;
+            .connect_bounded()
+            .map_err(|why| usage(format!("queue database {}: {why}", db.shown)))?;
         super::schema::migrate(&mut client)
             .map_err(|e| {
                 usage(format!(
@@ -81,6 +81,18 @@ impl Db {
                 redact_guess(url)
             ))
         })?;
+        // An '@' left in a host is an '@' of the password that was not
+        // written %40: the host would show the password's tail.
+        if config
+            .get_hosts()
+            .iter()
+            .any(|h| matches!(h, Host::Tcp(t) if t.contains('@')))
+        {
+            return Err(usage(format!(
+                "--queue: malformed URL '{}': write an '@' in the user or password as %40",
+                redact_guess(url)
+            )));
+        }
         config.ssl_mode(tls.ssl_mode());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
@@ -111,6 +123,39 @@ impl Db {
         match &self.tls {
             Some(tls) => self.config.connect(tls.clone()),
             None => self.config.connect(NoTls),
+        }
+    }
+
+    /// The first connection, bounded as a whole by the connect timeout
+    /// (libpq's meaning). The client's own timeout covers only the TCP
+    /// connect, so a server that accepts and never answers (a stopped or
+    /// wedged postmaster) would hang start-up and `status` for good. On
+    /// timeout the connecting thread is left to end with its socket.
+    fn connect_bounded(&self) -> Result<Client, String> {
+        let limit = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or_default()
+            * self.config.get_hosts().len().max(1) as u32;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (config, tls) = (self.config.clone(), self.tls.clone());
+        std::thread::Builder::new()
+            .name("tilerun-db-connect".into())
+            .spawn(move || {
+                let _ = tx.send(match tls {
+                    Some(tls) => config.connect(tls),
+                    None => config.connect(NoTls),
+                });
+            })
+            .map_err(|e| format!("starting a thread: {e}"))?;
+        match rx.recv_timeout(limit) {
+            Ok(res) => res.map_err(|e| describe(&e)),
+            Err(_) => Err(format!(
+                "no answer within {:.0}s (connect_timeout): the server accepts connections \
+                 but does not respond (stopped, wedged or overloaded)",
+                limit.as_secs_f64()
+            )),
         }
     }
 
@@ -151,7 +196,9 @@ impl Db {
         mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, Error> {
         let mut delay = Duration::from_millis(100);
+        let mut retried_stale = false;
         loop {
+            let had_client = self.client.is_some();
             let res = match self.client() {
                 Ok(c) => f(c).map_err(|e| self.error(&e)),
                 Err(e) => Err(e),
@@ -165,6 +212,14 @@ impl Db {
                     return Ok(v);
                 }
                 Err(e) if e.kind == Kind::Transient => {
+                    self.client = None;
+                    // A connection that died while idle (the server was
+                    // restarted since) is no outage: one new try at once,
+                    // and only if that fails too is the database down.
+                    if had_client && !retried_stale && !self.down {
+                        retried_stale = true;
+                        continue;
+                    }
                     if !self.down {
                         self.down = true;
                         tracing::warn!(queue = %self.shown, "database unreachable, retrying: {}", e.msg);
@@ -257,13 +312,38 @@ fn show(c: &postgres::Config) -> String {
     format!("postgresql://{user}{}/{db}", hosts.join(","))
 }
 
-/// A best-effort redaction for text that did not parse: drop everything
-/// between the scheme's `//` and the last `@`.
-pub fn redact_guess(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_string(),
+/// `url` as `status` shows it: rebuilt from its settings when it parses
+/// (as `Db::shown`), else redacted by [`redact_guess`].
+pub fn shown_url(url: &str) -> String {
+    match Db::parse(url) {
+        Ok(db) => db.shown,
+        Err(_) => redact_guess(url),
     }
+}
+
+/// A best-effort redaction for text that did not parse: drop everything
+/// between the scheme's `//` and the last `@` of the authority, and the
+/// value of a `password=` in the query (libpq takes one there too).
+pub fn redact_guess(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (head.find("://"), head.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &head[..s], &head[at + 1..]),
+        _ => head.to_string(),
+    };
+    if let Some(q) = query {
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out = format!("{out}?{}", pairs.join("&"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -284,6 +364,26 @@ mod tests {
             !e.msg.contains("s3cret") && e.msg.contains("malformed"),
             "{}",
             e.msg
+        );
+        // libpq also takes the password in the query.
+        for url in [
+            "postgresql://h:5432/x?user=u&password=s3cret",
+            "postgresql://h:notaport/x?user=u&PASSWORD=s3cret&sslmode=disable",
+            "postgresql://u:p@ss@s3cret@h/x",
+        ] {
+            let shown = shown_url(url);
+            assert!(!shown.contains("s3cret"), "{shown}");
+            if let Err(e) = Db::parse(url) {
+                assert!(!e.msg.contains("s3cret"), "{}", e.msg);
+            }
+        }
+        assert_eq!(
+            redact_guess("postgresql://h:x/d?user=u&password=s3cret&sslmode=disable"),
+            "postgresql://h:x/d?user=u&password=***&sslmode=disable"
+        );
+        assert_eq!(
+            shown_url("postgresql://h:5432/x?user=u&password=s3cret"),
+            "postgresql://u@h:5432/x"
         );
     }
 }

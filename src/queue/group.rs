@@ -118,9 +118,11 @@ pub fn set(key: String, mut members: Vec<Found>) -> New {
     }
 }
 
-/// A folder or an archive: a delivery on its own.
+/// A folder (local, or an S3 prefix `s3://…/`) or an archive: a delivery
+/// on its own.
 fn whole_delivery(input: &str) -> bool {
-    crate::input::archive::Packing::of(Path::new(file_name(input))).is_some()
+    crate::remote::s3::is_folder(input)
+        || crate::input::archive::Packing::of(Path::new(file_name(input))).is_some()
         || (!crate::remote::s3::is_s3(input) && Path::new(input).is_dir())
 }
 
@@ -182,6 +184,12 @@ mod tests {
             f("/x/K_B.TIF"),
         ];
         assert_eq!(super::jobs(Some(&d), again).unwrap().0, jobs);
+        // An S3 prefix (a .SAFE uploaded file by file) is a folder: whole.
+        let (jobs, _) = super::jobs(Some(&d), vec![f("s3://b/X.SAFE/")]).unwrap();
+        assert_eq!(
+            (jobs[0].input.as_str(), &jobs[0].set_key),
+            ("s3://b/X.SAFE/", &None)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! token) whether the result still counts. An operator's cancel raises the
 //! job's cancel flag; a takeover is only logged, as the commit refuses it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -29,6 +29,11 @@ pub struct Heartbeat {
     /// The last verdict, and the job it is about (a beat for the previous
     /// job may land after the next one is held).
     verdict: Arc<Mutex<(i64, Lease)>>,
+    /// The job whose run is over, its end being recorded (the commit, a
+    /// failure): from then on its row changes under the beat by the
+    /// worker's own hand, and the worker's own log line says how the job
+    /// ended, so a beat that finds its lease gone says nothing.
+    ending: Arc<AtomicI64>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -37,6 +42,8 @@ impl Heartbeat {
         let (tx, rx) = crossbeam_channel::unbounded::<Option<Hold>>();
         let verdict = Arc::new(Mutex::new((0, Lease::Held)));
         let v = Arc::clone(&verdict);
+        let ending = Arc::new(AtomicI64::new(0));
+        let quiet = Arc::clone(&ending);
         let every = Duration::from_secs_f64(lease_secs / 3.0);
         let thread = std::thread::Builder::new()
             .name("tilerun-heartbeat".into())
@@ -58,7 +65,10 @@ impl Heartbeat {
                         Ok(lease) => {
                             failing = false;
                             let mut v = v.lock().unwrap_or_else(|p| p.into_inner());
-                            if lease != Lease::Held && *v != (h.id, lease) {
+                            if lease != Lease::Held
+                                && *v != (h.id, lease)
+                                && quiet.load(Ordering::SeqCst) != h.id
+                            {
                                 note(h, lease);
                             }
                             *v = (h.id, lease);
@@ -75,6 +85,7 @@ impl Heartbeat {
         Ok(Heartbeat {
             tx: Some(tx),
             verdict,
+            ending,
             thread: Some(thread),
         })
     }
@@ -89,6 +100,14 @@ impl Heartbeat {
                 cancel,
             }));
         }
+    }
+
+    /// The run is over; the lease is still renewed (an upload at the
+    /// commit may take a while) but a lost lease is no longer logged: a
+    /// beat blocked behind the commit's row lock would otherwise find the
+    /// job done, by this very worker, and call it taken over.
+    pub fn ending(&self, id: i64) {
+        self.ending.store(id, Ordering::SeqCst);
     }
 
     /// Stop renewing job `id` (it ended); returns the last verdict on it.

@@ -270,7 +270,8 @@ pub fn release(c: &mut impl GenericClient, id: i64, token: &str) -> Result<bool,
     Ok(n == 1)
 }
 
-/// Dead (and, by id, failed) jobs back to pending with fresh attempts.
+/// Dead (and, by id, failed or cancelled) jobs back to pending with fresh
+/// attempts.
 /// `ids` None = every dead job. Returns the ids requeued.
 pub fn requeue(
     c: &mut impl GenericClient,
@@ -286,7 +287,7 @@ pub fn requeue(
         Some(ids) => c.query(
             "UPDATE tilerun.jobs SET state = 'pending', attempts = 0, not_before = now(),
                  finished_at = NULL, updated_at = now()
-             WHERE id = ANY($1) AND state IN ('dead', 'failed') RETURNING id",
+             WHERE id = ANY($1) AND state IN ('dead', 'failed', 'cancelled') RETURNING id",
             &[&ids],
         )?,
     };

@@ -114,10 +114,17 @@ fn fetch(members: &[String], scratch: &Path) -> Result<(Vec<PathBuf>, Option<S3U
             files.push(PathBuf::from(m));
             continue;
         }
-        let uri = S3Uri::parse(m)?;
+        // A folder delivery (`s3://b/X.SAFE/`) comes down whole, as
+        // scratch/X.SAFE/…, and is read as the local folder it then is.
+        let folder = crate::remote::s3::is_folder(m);
+        let uri = S3Uri::parse(m.strip_suffix('/').unwrap_or(m))?;
         std::fs::create_dir_all(scratch).map_err(|e| crate::error::io("creating", scratch, e))?;
         let local = scratch.join(uri.name());
-        crate::remote::s3::download(&uri, &local)?;
+        if folder {
+            crate::remote::s3::download_tree(&uri, &local)?;
+        } else {
+            crate::remote::s3::download(&uri, &local)?;
+        }
         files.push(local);
         first_s3.get_or_insert(uri);
     }

@@ -13,7 +13,9 @@ pub struct Status {
     /// Why not, when unreachable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    pub counts: Counts,
+    /// None (null) when unreachable: unknown, which zeros would hide from
+    /// a monitor reading `counts.pending`.
+    pub counts: Option<Counts>,
     /// Age of the oldest pending job that is due, in seconds.
     pub oldest_pending_secs: Option<f64>,
     pub running: Vec<Running>,
@@ -81,8 +83,11 @@ pub fn depth(c: &mut impl GenericClient) -> Result<(Counts, Option<f64>), postgr
     }
     let oldest: Option<f64> = c
         .query_one(
-            "SELECT extract(epoch FROM now() - min(created_at))::float8 FROM tilerun.jobs
-             WHERE state = 'pending'",
+            // Waiting since it became due: a job requeued today from last
+            // week's dead list, or one still in its retry backoff, is not
+            // a week-old backlog for the alert that watches this.
+            "SELECT extract(epoch FROM now() - min(not_before))::float8 FROM tilerun.jobs
+             WHERE state = 'pending' AND not_before <= now()",
             &[],
         )?
         .get(0);
@@ -155,7 +160,7 @@ pub fn read(c: &mut impl GenericClient, shown: &str) -> Result<Status, postgres:
         queue: shown.to_string(),
         reachable: true,
         error: None,
-        counts,
+        counts: Some(counts),
         oldest_pending_secs: oldest_pending_secs.map(round),
         running,
         recent_failures,
@@ -181,7 +186,9 @@ impl std::fmt::Display for Status {
         if let Some(e) = &self.error {
             return writeln!(f, "database unreachable: {e}");
         }
-        let c = &self.counts;
+        let Some(c) = &self.counts else {
+            return Ok(());
+        };
         let oldest = self
             .oldest_pending_secs
             .map(|s| format!(" (oldest {s:.0}s)"))

@@ -189,6 +189,7 @@ impl Worker {
             &cancel,
             &self.stop,
         );
+        self.heartbeat.ending(j.id);
         let res = match res {
             Ok(staged) => self.commit(&j, staged, t0),
             Err(e) => Err(e),

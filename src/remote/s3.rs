@@ -138,6 +138,86 @@ pub fn fingerprint(uri: &S3Uri) -> Result<String, Error> {
     Ok(format!("size={size} etag={etag}"))
 }
 
+/// An `s3://…/` input: a folder delivery (a `.SAFE` uploaded file by file).
+pub fn is_folder(input: &str) -> bool {
+    is_s3(input) && input.ends_with('/')
+}
+
+/// What an S3 input is, as the queue stores it: an object (`s3://b/k`,
+/// size and ETag) or, for a key prefix, which GDAL stats like a directory
+/// and which has no ETag, a folder delivery (`s3://b/k/`, see [`tree`]).
+pub fn identify(uri: &S3Uri) -> Result<(String, String), Error> {
+    let fp = fingerprint(uri)?;
+    if fp.ends_with(" etag=") && !tree(uri)?.is_empty() {
+        return identify_folder(uri);
+    }
+    Ok((uri.to_string(), fp))
+}
+
+/// A folder delivery: `s3://b/k/`, and a digest of every object's name,
+/// size and ETag, so any object added, removed or rewritten is new content.
+pub fn identify_folder(dir: &S3Uri) -> Result<(String, String), Error> {
+    let entries = tree(dir)?;
+    if entries.is_empty() {
+        return Err(missing(dir, " (no object under this prefix)"));
+    }
+    let list: String = entries
+        .iter()
+        .map(|e| format!("{}\t{}\t{}\n", e.name, e.size, e.etag))
+        .collect();
+    let bytes: u64 = entries.iter().map(|e| e.size).sum();
+    let digest: String = openssl::sha::sha256(list.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let fp = format!(
+        "tree objects={} bytes={bytes} sha256={digest}",
+        entries.len()
+    );
+    Ok((format!("{dir}/"), fp))
+}
+
+/// The objects under the folder `dir`, sorted. A name that would not stay
+/// inside the folder once downloaded (`..`, empty parts) is bad input.
+pub fn tree(dir: &S3Uri) -> Result<Vec<vsi::Entry>, Error> {
+    vsi::clear_cache();
+    let mut entries = vsi::walk(&dir.vsi());
+    if let Some(bad) = entries.iter().find(|e| {
+        e.name
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+    }) {
+        return Err(job(format!(
+            "{dir}/: the object '{}' has no safe local name",
+            crate::error::escape(&bad.name)
+        )));
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+/// Download every object of the folder `dir` under the local folder `to`.
+pub fn download_tree(dir: &S3Uri, to: &Path) -> Result<u64, Error> {
+    let entries = tree(dir)?;
+    if entries.is_empty() {
+        return Err(missing(dir, " (no object under this prefix)"));
+    }
+    let mut total = 0;
+    for e in entries {
+        let local = to.join(&e.name);
+        if let Some(parent) = local.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|err| crate::error::io("creating", parent, err))?;
+        }
+        let uri = S3Uri {
+            bucket: dir.bucket.clone(),
+            key: format!("{}/{}", dir.key, e.name),
+        };
+        total += download(&uri, &local)?;
+    }
+    Ok(total)
+}
+
 /// Expand a `*`/`?`/`[…]` pattern in the last part of the key by listing
 /// its folder; a URI without one is returned as is.
 pub fn expand(pattern: &str) -> Result<Vec<S3Uri>, Error> {

@@ -51,8 +51,16 @@ pub fn run(config: Option<&std::path::Path>, metrics: Option<&str>) -> Result<()
         .map_err(|e| job(format!("installing signal handlers: {e}")))?;
     // Order matters: the watch exists before anything is listed, so a file
     // that lands during start-up is seen by the watch, the scan, or both.
+    // `[queue] url` turns the hand-over on; the URL itself, password and
+    // all, may come from $TILERUN_QUEUE (a root-only EnvironmentFile), as
+    // for the other queue commands, so config.toml need not hold it.
     let queue = match &cfg.queue.url {
-        Some(url) => Some(enqueue::open(url)?),
+        Some(url) => {
+            let env = std::env::var("TILERUN_QUEUE").ok();
+            Some(enqueue::open(
+                env.as_deref().filter(|u| !u.is_empty()).unwrap_or(url),
+            )?)
+        }
         None => None,
     };
     if let Some(addr) = metrics.or(cfg.metrics.listen.as_deref()) {

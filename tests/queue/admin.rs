@@ -126,6 +126,22 @@ fn status_requeue_and_cancel() {
     wait_until(30, "the requeued job to be done", || {
         site.pg.count("done") == 2
     });
+
+    // A cancelled job is not a dead end: submitting it again finds it and
+    // says how to run it, and requeue by id does.
+    let r = site.run(&["submit", "--recipe", "ndvi", inputs[0].to_str().unwrap()]);
+    r.ok();
+    let hint = format!("exists, `tilerun requeue {cancelled}` runs it again");
+    assert!(r.stdout().contains(&hint), "{}", r.stdout());
+    let r = site.run(&["requeue", &cancelled]);
+    r.ok();
+    assert!(r
+        .stdout()
+        .contains(&format!("requeued 1 job(s): {cancelled}")));
+    wait_until(30, "the requeued cancelled job to be done", || {
+        site.pg.count("done") == 3
+    });
+    assert!(site.out.join("s00_ndvi.tif").exists());
     w.stop();
 }
 
@@ -157,6 +173,15 @@ fn an_unusable_queue_is_refused_at_start_up() {
             format!("http://tilerun:{PASSWORD}@example/x"),
             "not a postgresql:// URL",
         ),
+        // libpq also takes the password in the query.
+        (
+            format!("postgresql://127.0.0.1:{port}/postgres?user=tilerun&password={PASSWORD}x"),
+            "password authentication failed",
+        ),
+        (
+            format!("postgresql://127.0.0.1:notaport/x?user=tilerun&password={PASSWORD}"),
+            "malformed",
+        ),
     ];
     for (url, why) in &cases {
         for args in [
@@ -177,6 +202,7 @@ fn an_unusable_queue_is_refused_at_start_up() {
     let r = site.run(&["status", "--json", "--queue", &cases[1].0]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
     assert_eq!(v["reachable"], false);
+    assert!(v["counts"].is_null(), "unknown, not zero: {v}");
     assert!(r.stdout().contains("unreachable") || v["error"].is_string());
 }
 
@@ -249,4 +275,84 @@ fn an_idle_worker_wakes_on_notify_not_the_poll() {
         .unwrap();
     assert!(waited < 30.0, "{waited}");
     w.stop();
+}
+
+/// A server that accepts connections and never answers (a stopped or
+/// wedged postmaster) is "unreachable" within the connect timeout, exit 2:
+/// `status`, which monitoring runs, must not hang for good.
+#[test]
+fn a_server_that_never_answers_is_unreachable_not_a_hang() {
+    let site = Site::new("");
+    // Never accepted: the kernel completes the handshake, nobody answers.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = mute.local_addr().unwrap().port();
+    let url = format!("postgresql://tilerun:{PASSWORD}@127.0.0.1:{port}/x?connect_timeout=1");
+    let mut c = site.cmd(&["status", "--json", "--queue", &url]);
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("status hangs on a server that never answers");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let r = crate::util::Run(child.wait_with_output().unwrap());
+    r.fails(2);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(v["reachable"], false);
+    assert!(
+        v["error"].as_str().unwrap().contains("no answer within 1s"),
+        "{v}"
+    );
+    assert!(!r.stdout().contains(PASSWORD) && !r.stderr().contains(PASSWORD));
+    drop(mute);
+}
+
+/// The oldest pending age is how long a due job has waited: a job
+/// submitted long ago but requeued just now is not an hour-old backlog,
+/// and one still in its retry backoff is not waiting yet.
+#[test]
+fn the_oldest_pending_age_counts_from_when_a_job_became_due() {
+    let site = Site::new("");
+    site.submit(&site.inputs(2)).ok();
+    // Job 1: submitted an hour ago, requeued now; job 2: in backoff.
+    site.pg.sql(
+        "UPDATE tilerun.jobs SET created_at = now() - interval '1 hour' WHERE id = 1;
+         UPDATE tilerun.jobs SET not_before = now() + interval '1 hour' WHERE id = 2",
+    );
+    let st = site.status();
+    let age = st["oldest_pending_secs"].as_f64().unwrap();
+    assert!(age < 600.0, "{st}");
+    assert_eq!(st["counts"]["pending"], 2);
+    // Waiting for 20 minutes since it became due: that is the age.
+    site.pg
+        .sql("UPDATE tilerun.jobs SET not_before = now() - interval '20 minutes' WHERE id = 1");
+    let age = site.status()["oldest_pending_secs"].as_f64().unwrap();
+    assert!((1190.0..1300.0).contains(&age), "{age}");
+}
+
+/// `tilerun status | head` may close the pipe before status writes: that
+/// is the reader's choice, exit 0, not a panic (101).
+#[test]
+fn status_into_a_closed_pipe_is_not_a_panic() {
+    let site = Site::new("");
+    let mut c = site.cmd(&["status"]);
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -27,3 +27,27 @@ fn a_database_restart_loses_no_job() {
     assert_eq!(done, 16, "commits logged");
     assert_eq!(site.out_files().len(), 16, "{:?}", site.out_files());
 }
+
+/// A connection that died while idle (the server restarted meanwhile) is
+/// no outage: the next statement reconnects at once and logs nothing, so
+/// an alert on "database unreachable" does not fire long after a restart.
+#[test]
+fn a_connection_that_died_idle_is_no_outage() {
+    let site = Site::new("");
+    // One slot, asleep on LISTEN: its claim connection sits idle.
+    let mut w = site.worker_with(&["--jobs", "1", "--poll-secs", "120"], &[]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    site.pg.ctl("restart");
+    // The listener notices the restart on its own connection.
+    w.wait_log(30, "the listener to reconnect", |v| {
+        v["message"] == "database reachable again"
+    });
+    let unreachable =
+        |w: &crate::watch::harness::Daemon| w.text().matches("database unreachable").count();
+    let before = unreachable(&w);
+    site.submit(&site.inputs(1)).ok();
+    wait_until(60, "the job done", || site.pg.count("done") == 1);
+    w.stop();
+    assert_eq!(unreachable(&w), before, "{}", w.text());
+    assert_eq!(outcomes(&w, "done").len(), 1);
+}

@@ -249,6 +249,16 @@ fn missing_objects_and_buckets() {
         "{}",
         r.stderr()
     );
+    // A folder delivery (a prefix, see s3_folder) with nothing under it.
+    let r = run(&["submit", "--recipe", "ndvi", "s3://tiles/none/"]);
+    r.fails(1);
+    assert!(
+        r.stderr().contains(
+            "s3://tiles/none: no such object in the bucket (no object under this prefix)"
+        ),
+        "{}",
+        r.stderr()
+    );
     let r = run(&["submit", "--recipe", "ndvi", "s3://tiles/in/none-*.tif"]);
     r.fails(1);
     assert!(r.stderr().contains("matches no object"), "{}", r.stderr());
@@ -293,4 +303,33 @@ fn an_unreachable_store_is_retried_then_dead_with_the_reason() {
     let st = site.status();
     assert_eq!(st["recent_failures"][0]["state"], "dead");
     assert_eq!(st["recent_failures"][0]["attempts"], 2);
+}
+
+/// A heartbeat that falls during the commit waits on the job's row lock
+/// and then finds the job done, by this very worker: it must not log that
+/// the lease was taken over and the result "will be refused" (a slow
+/// upload at the commit makes that the common case on S3).
+#[test]
+fn a_beat_during_its_own_commit_is_not_reported_as_a_takeover() {
+    let moto = Moto::start();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let site = site_with("s3://tiles/out", "lease_secs = 1.5\njobs = 1");
+    let input = site.inputs(1).remove(0);
+    Run(with_env(site.cmd(&["submit", "--recipe", "ndvi"]), &moto)
+        .arg(&input)
+        .output()
+        .unwrap())
+    .ok();
+    let env = moto.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // The upload, inside the commit's transaction, outlasts several beats.
+    env.push(("TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS", "2500"));
+    let mut w = site.worker(&env);
+    wait_until(60, "the job to be done", || site.pg.count("done") == 1);
+    // Give a beat blocked behind the commit time to report.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    w.stop();
+    assert_eq!(outcomes(&w, "done").len(), 1, "{}", w.text());
+    assert!(!w.text().contains("taken over"), "{}", w.text());
+    assert!(moto.get("tiles/out/s00_ndvi.tif", &site.env.path("got.tif")));
 }

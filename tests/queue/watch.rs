@@ -2,7 +2,7 @@
 //! as always but hands them to the workers; its `/metrics` count either way.
 
 use super::metrics::{get, sample};
-use super::pg::{free_port, Pg};
+use super::pg::{free_port, Pg, PASSWORD};
 use crate::util::fixture;
 use crate::watch::harness::{wait_until, Daemon, Site};
 
@@ -86,4 +86,27 @@ fn watch_metrics_count_local_jobs() {
         Some(1.0)
     );
     d.stop();
+}
+
+/// The password need not sit in config.toml: `[queue] url` names the
+/// queue (and turns the hand-over on), `$TILERUN_QUEUE` carries the URL
+/// with its password, as for `worker` and the systemd unit's env file.
+#[test]
+fn watch_takes_the_queue_password_from_the_environment() {
+    let pg = Pg::start();
+    let bare = pg.url().replace(&format!(":{PASSWORD}@"), "@");
+    assert!(!bare.contains(PASSWORD));
+    let site = Site::new(
+        &[("*.tif", "ndvi")],
+        &format!("\n[queue]\nurl = '{bare}'\npoll_secs = 1\n"),
+    );
+    let mut c = site.cmd();
+    c.env("TILERUN_QUEUE", pg.url());
+    let mut d = Daemon::spawn(c);
+    d.wait_ready();
+    site.drop_in(&fixture("scene_small.tif"), "a.tif");
+    wait_until(30, "the file queued", || d.count("queued", "a.tif") == 1);
+    assert_eq!(pg.sql("SELECT count(*) FROM tilerun.jobs"), "1");
+    d.stop();
+    assert!(!d.text().contains(PASSWORD));
 }
