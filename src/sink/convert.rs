@@ -205,16 +205,18 @@ impl Target {
         if (r >= a0 && r <= a1) || (r >= b0 && r <= b1) {
             return r;
         }
-        self.slow(r, v, n)
-    }
-
-    /// Non-finite values, saturation, and values in the nodata band.
-    #[cold]
-    #[inline(never)]
-    fn slow(&self, r: f64, v: f64, n: &mut Counts) -> f64 {
+        // Nodata pixels are common (a masked scene is often half NaN):
+        // they take no call.
         if !v.is_finite() {
             return self.nodata;
         }
+        self.slow(r, v, n)
+    }
+
+    /// Finite values that saturate or lie in the nodata band.
+    #[cold]
+    #[inline(never)]
+    fn slow(&self, r: f64, v: f64, n: &mut Counts) -> f64 {
         let s = r.clamp(self.lo, self.hi);
         n.saturated += u64::from(s != r);
         let (g0, g1) = self.band.guard;

@@ -83,8 +83,12 @@ impl Code {
             let propagate = opts.nan_if_any_input_nan;
             if propagate {
                 // u64 lanes, not bool: the NaN test and the OR vectorize.
-                mask.fill(0);
-                for src in &srcs {
+                // The first input sets the mask, so it needs no clearing.
+                let (first, rest) = srcs.split_first().expect("pixels come from inputs");
+                mask.iter_mut()
+                    .zip(first.iter())
+                    .for_each(|(m, x)| *m = u64::from(x.is_nan()));
+                for src in rest {
                     mask.iter_mut()
                         .zip(src.iter())
                         .for_each(|(m, x)| *m |= u64::from(x.is_nan()));
