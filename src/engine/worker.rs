@@ -180,19 +180,17 @@ fn process(handles: &mut Handles, job: &JobCtx, window: Window) -> anyhow::Resul
 /// (and masked pixels) as NaN, each input on the output grid and unscaled.
 fn decode(ds: &[Dataset], job: &JobCtx, rect: Window) -> anyhow::Result<Vec<f64>> {
     let slots = job.op.slots();
-    if job.inputs.len() == 1 {
-        let bands: Vec<usize> = slots.iter().map(|s| s.band).collect();
-        return job.inputs[0].read(&ds[0], rect, &bands, job.policy);
-    }
     let mut buf = Vec::with_capacity(rect.pixels() * slots.len());
     for group in slots.chunk_by(|a, b| a.input == b.input) {
         let i = group[0].input;
         let bands: Vec<usize> = group.iter().map(|s| s.band).collect();
         let r = &job.inputs[i];
-        let part = r
-            .read(&ds[i], rect, &bands, job.policy)
-            .with_context(|| r.source.location.shown())?;
-        buf.extend_from_slice(&part);
+        let read = r.read_into(&ds[i], rect, &bands, job.policy, &mut buf);
+        if job.inputs.len() == 1 {
+            read?;
+        } else {
+            read.with_context(|| r.source.location.shown())?;
+        }
     }
     Ok(buf)
 }

@@ -6,35 +6,49 @@
 //! only through the error handler, so every call also checks the messages
 //! this thread raised.
 
+use gdal::raster::GdalType;
 use gdal::Dataset;
 use gdal_sys::{CPLErr, GDALDataType, GDALRWFlag};
 
 use crate::window::Window;
 
 /// Read `bands` over `win` as f64, band-sequential.
-///
-/// The buffer is not zeroed first: GDAL overwrites every sample, and zeroing
-/// a few MB per window was pure memory traffic (about 1 GB of memset for an
-/// 8192² two-band read), the kind of work that slows most when both cores
-/// stream at once (BENCHMARKS.md, "Codec-bound scene").
 pub fn read_bands(ds: &Dataset, win: Window, bands: &[usize]) -> anyhow::Result<Vec<f64>> {
+    let mut buf = Vec::new();
+    read_bands_into(ds, win, bands, &mut buf)?;
+    Ok(buf)
+}
+
+/// Append `bands` over `win` to `buf` as `T` (GDAL converts), band-sequential.
+///
+/// The new samples are not zeroed first: GDAL overwrites every sample, and
+/// zeroing a few MB per window was pure memory traffic (about 1 GB of memset
+/// for an 8192² two-band read), the kind of work that slows most when both
+/// cores stream at once (BENCHMARKS.md, "Codec-bound scene").
+pub fn read_bands_into<T: GdalType + Copy>(
+    ds: &Dataset,
+    win: Window,
+    bands: &[usize],
+    buf: &mut Vec<T>,
+) -> anyhow::Result<()> {
     let n = win.pixels() * bands.len();
-    let mut buf = Vec::<f64>::with_capacity(n);
-    // SAFETY: `buf` has room for exactly bands × w × h f64, which GDAL
-    // writes (GF_Read) before `set_len` claims them; on an error `buf` is
-    // dropped still empty, so no unwritten sample is ever read.
+    let at = buf.len();
+    buf.reserve(n);
+    // SAFETY: `buf` has room for n more `T` past `at`, which GDAL writes
+    // (GF_Read) before `set_len` claims them; on an error the length is
+    // left at `at`, so no unwritten sample is ever read.
     unsafe {
         io(
             ds,
             GDALRWFlag::GF_Read,
             win,
             bands,
-            GDALDataType::GDT_Float64,
-            buf.as_mut_ptr().cast(),
+            T::gdal_ordinal(),
+            buf.as_mut_ptr().add(at).cast(),
         )?;
-        buf.set_len(n);
+        buf.set_len(at + n);
     }
-    Ok(buf)
+    Ok(())
 }
 
 /// Write band-sequential `data` of type `t` covering `win` to bands 1..=n.

@@ -95,32 +95,34 @@ impl Reader {
     }
 
     /// `bands` (1-based) over output window `out`, band after band, on
-    /// the output grid, nodata NaN (unless the policy is `none`), unscaled.
-    pub fn read(
+    /// the output grid, nodata NaN (unless the policy is `none`), unscaled,
+    /// appended to `buf` (so several inputs share one buffer, uncopied).
+    pub fn read_into(
         &self,
         ds: &Dataset,
         out: Window,
         bands: &[usize],
         policy: NodataPolicy,
-    ) -> anyhow::Result<Vec<f64>> {
+        buf: &mut Vec<f64>,
+    ) -> anyhow::Result<()> {
         let size = (self.meta.width, self.meta.height);
         let src = resample::source_window(out, self.ratio, self.method, size);
-        let mut buf = crate::input::read::read_masked(ds, &self.meta, src, bands, policy)?;
-        if !self.ratio.is_same() {
-            let mut grid = Vec::with_capacity(out.pixels() * bands.len());
-            for plane in buf.chunks_exact(src.pixels()) {
-                let v = ArrayView2::from_shape((src.h, src.w), plane)?;
-                let r = resample::resample(v, src, size, out, self.ratio, self.method);
-                grid.extend(r.iter());
-            }
-            buf = grid;
+        let units: Vec<_> = bands.iter().map(|&b| self.units[b - 1]).collect();
+        if self.ratio.is_same() {
+            // No resampling between: unscale while widening.
+            let read = crate::input::read::read_masked_into;
+            return read(ds, &self.meta, src, bands, policy, &units, buf);
         }
-        for (plane, &b) in buf.chunks_exact_mut(out.pixels()).zip(bands) {
-            if let Some((scale, offset)) = self.units[b - 1] {
-                plane.iter_mut().for_each(|v| *v = *v * scale + offset);
+        let raw = crate::input::read::read_masked(ds, &self.meta, src, bands, policy)?;
+        for (plane, u) in raw.chunks_exact(src.pixels()).zip(units) {
+            let v = ArrayView2::from_shape((src.h, src.w), plane)?;
+            let r = resample::resample(v, src, size, out, self.ratio, self.method);
+            match u {
+                Some((scale, offset)) => buf.extend(r.iter().map(|v| v * scale + offset)),
+                None => buf.extend(r.iter()),
             }
         }
-        Ok(buf)
+        Ok(())
     }
 
     /// What provenance records about this input beyond its file name.

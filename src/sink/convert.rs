@@ -205,16 +205,18 @@ impl Target {
         if (r >= a0 && r <= a1) || (r >= b0 && r <= b1) {
             return r;
         }
-        self.slow(r, v, n)
-    }
-
-    /// Non-finite values, saturation, and values in the nodata band.
-    #[cold]
-    #[inline(never)]
-    fn slow(&self, r: f64, v: f64, n: &mut Counts) -> f64 {
+        // Nodata pixels are common (a masked scene is often half NaN):
+        // they take no call.
         if !v.is_finite() {
             return self.nodata;
         }
+        self.slow(r, v, n)
+    }
+
+    /// Finite values that saturate or lie in the nodata band.
+    #[cold]
+    #[inline(never)]
+    fn slow(&self, r: f64, v: f64, n: &mut Counts) -> f64 {
         let s = r.clamp(self.lo, self.hi);
         n.saturated += u64::from(s != r);
         let (g0, g1) = self.band.guard;
@@ -236,21 +238,16 @@ pub fn convert_value(v: f64, t: OutType, nodata: f64) -> f64 {
 /// layout GDAL's dataset RasterIO takes with default spacings, adding what
 /// the conversion changed to `counts`.
 pub fn pack(bands: &[Array2<f64>], t: OutType, nodata: f64, counts: &mut Counts) -> Vec<u8> {
-    let n: usize = bands.iter().map(|b| b.len()).sum();
-    let mut out = Vec::with_capacity(n * t.size());
     let target = Target::new(t, nodata);
     let mut c = Counts::default();
     macro_rules! put {
         ($t:expr, $ty:ty) => {
-            for b in bands {
-                for &v in b.iter() {
-                    let x = target.value($t, v, &mut c) as $ty;
-                    out.extend_from_slice(&x.to_ne_bytes());
-                }
-            }
+            samples(bands, |v| {
+                (target.value($t, v, &mut c) as $ty).to_ne_bytes()
+            })
         };
     }
-    match t {
+    let out = match t {
         OutType::Byte => put!(OutType::Byte, u8),
         OutType::UInt16 => put!(OutType::UInt16, u16),
         OutType::Int16 => put!(OutType::Int16, i16),
@@ -258,10 +255,24 @@ pub fn pack(bands: &[Array2<f64>], t: OutType, nodata: f64, counts: &mut Counts)
         OutType::Int32 => put!(OutType::Int32, i32),
         OutType::Float32 => put!(OutType::Float32, f32),
         OutType::Float64 => put!(OutType::Float64, f64),
-    }
+    };
     counts.saturated += c.saturated;
     counts.nudged += c.nudged;
     out
+}
+
+/// Every value of `bands` in order, as the `N` bytes `f` makes of it.
+/// Collected as `[u8; N]` (one length check per band, not per sample, and
+/// no zeroing first), then flattened without a copy.
+fn samples<const N: usize>(bands: &[Array2<f64>], mut f: impl FnMut(f64) -> [u8; N]) -> Vec<u8> {
+    let mut out: Vec<[u8; N]> = Vec::with_capacity(bands.iter().map(|b| b.len()).sum());
+    for b in bands {
+        match b.as_slice() {
+            Some(s) => out.extend(s.iter().map(|&v| f(v))),
+            None => out.extend(b.iter().map(|&v| f(v))),
+        }
+    }
+    out.into_flattened()
 }
 
 #[cfg(test)]
