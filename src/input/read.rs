@@ -102,6 +102,27 @@ impl Widen<'_> {
     ) -> anyhow::Result<()> {
         let mut raw = Vec::<T>::new();
         crate::gdal::rasterio::read_bands_into(ds, self.win, self.bands, &mut raw)?;
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { self.widen_avx2(&raw, buf) };
+            return Ok(());
+        }
+        self.widen(&raw, buf);
+        Ok(())
+    }
+
+    /// [`Widen::widen`] compiled for AVX2: the same values, in fewer
+    /// instructions.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn widen_avx2<T: Copy + Into<f64>>(&self, raw: &[T], buf: &mut Vec<f64>) {
+        self.widen(raw, buf)
+    }
+
+    /// Each plane of `raw` onto `buf`: nodata to NaN, then the units.
+    #[inline(always)]
+    fn widen<T: Copy + Into<f64>>(&self, raw: &[T], buf: &mut Vec<f64>) {
         buf.reserve(raw.len());
         let planes = raw.chunks_exact(self.win.pixels().max(1));
         for ((plane, nd), u) in planes.zip(self.nodata).zip(self.units) {
@@ -115,7 +136,6 @@ impl Widen<'_> {
                 None => buf.extend(raw.map(|v: f64| if v == nd { f64::NAN } else { v })),
             }
         }
-        Ok(())
     }
 
     /// Any other type: GDAL converts to f64, then nodata and units in place.
