@@ -213,3 +213,33 @@ fn bitwise_on_an_unscaled_input_is_refused_naming_it() {
     ])
     .ok();
 }
+
+#[test]
+fn unscale_that_finds_no_scale_or_offset_says_so() {
+    let env = Env::new();
+    let run = |a: &Path| {
+        let out = env.path("o.tif");
+        let r = env.run([
+            "--input",
+            &format!("a={}", s(a)),
+            "--unscale",
+            "--expr",
+            "a * 2",
+            "--ot",
+            "Float32",
+            "--overwrite",
+            "-o",
+            s(&out),
+        ]);
+        r.ok().stderr()
+    };
+    // rasterio's red.tif has no scale/offset: the flag changed nothing.
+    let e = run(&corpus("red.tif"));
+    assert!(
+        e.contains("unscale: no band of") && e.contains("red.tif"),
+        "{e}"
+    );
+    // The Landsat fixture's SR band has its own: no warning.
+    let e = run(&landsat("SR_B4.TIF"));
+    assert!(!e.contains("unscale: no band"), "{e}");
+}

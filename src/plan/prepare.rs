@@ -111,7 +111,27 @@ fn open_inputs(spec: &JobSpec) -> Result<(Vec<Reader>, usize), Error> {
         }
         readers.push(Reader::new(src.clone(), meta, *ratio).map_err(usage)?);
     }
+    warn_unscale_did_nothing(&readers);
     Ok((readers, grid.index))
+}
+
+/// `unscale` asked for, and not one input has a scale or offset of its
+/// own: the flag changed nothing, which is almost always a mistake (USGS
+/// Landsat Collection 2 GeoTIFFs keep their factors in the MTL). Not an
+/// error: a QA band without units under a global `--unscale` is normal.
+fn warn_unscale_did_nothing(readers: &[Reader]) {
+    let asked: Vec<&Reader> = readers
+        .iter()
+        .filter(|r| r.source.settings.unscale == Some(true))
+        .collect();
+    if !asked.is_empty() && !asked.iter().any(|r| r.units.iter().any(Option::is_some)) {
+        let names: Vec<String> = asked.iter().map(|r| r.source.shown()).collect();
+        tracing::warn!(
+            "unscale: no band of {} has a scale or offset of its own, so values are read raw; \
+             give scale/offset explicitly (Landsat Collection 2: scale 2.75e-05, offset -0.2 for SR bands)",
+            names.join(", ")
+        );
+    }
 }
 
 /// The block size windows should cover: the grid input's, or a coarser
