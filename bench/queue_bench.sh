@@ -12,7 +12,8 @@
 # Environment:
 #   TILERUN    binary (default target/release/tilerun; built if missing)
 #   N          small jobs for the overhead run (default 500)
-#   SCALE_N    jobs for the scaling run (default 16, each a 2048² crop)
+#   SCALE_N    jobs for the scaling run (default 16, each a CROP² crop)
+#   CROP       side of those crops (default 2048; 4096 for Landsat-like jobs)
 #   JOBS       --jobs of the worker in the overhead run (default 4: as many
 #              files in flight as the daemon keeps on 2 cores, roughly)
 #   DATA       folder with scene.tif from bench/gen_inputs.py (default
@@ -31,6 +32,7 @@ ROOT=$PWD
 PY=/usr/bin/python3
 N=${N:-500}
 SCALE_N=${SCALE_N:-16}
+CROP=${CROP:-2048}
 JOBS=${JOBS:-4}
 DATA=${DATA:-bench/data}
 MOTO=${MOTO:-.venv/moto/bin/moto_server}
@@ -192,7 +194,7 @@ ensure_scene() {
 scaling() {
     ensure_scene
     local site=$WORK/scale; rm -rf "$site"; mkdir -p "$site"/{in,out}
-    gdal_translate -q -srcwin 0 0 2048 2048 -co TILED=YES -co COMPRESS=DEFLATE -co PREDICTOR=2 \
+    gdal_translate -q -srcwin 0 0 "$CROP" "$CROP" -co TILED=YES -co COMPRESS=DEFLATE -co PREDICTOR=2 \
         "$DATA/scene.tif" "$site/crop.tif"
     for i in $(seq -w 1 "$SCALE_N"); do cp "$site/crop.tif" "$site/in/c$i.tif"; done
     config "$site/q.toml" "$site/out" 1
@@ -206,10 +208,10 @@ scaling() {
         t+=("$(span)")
         stop_workers
     done
-    "$PY" - "$SCALE_N" "${t[@]}" <<'EOF'
+    "$PY" - "$SCALE_N" "$CROP" "${t[@]}" <<'EOF'
 import sys
-n, t1, t2 = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-print(f"scaling: {n} jobs of 2048x2048x4 UInt16 -> NDVI, single-thread workers (-j 1 --jobs 1)")
+n, c, t1, t2 = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+print(f"scaling: {n} jobs of {c}x{c}x4 UInt16 -> NDVI, single-thread workers (-j 1 --jobs 1)")
 print(f"  1 worker   {t1:7.2f} s")
 print(f"  2 workers  {t2:7.2f} s")
 print(f"  speed-up   {t1 / t2:7.2f}x  (target >= 1.8x)")
@@ -258,6 +260,30 @@ EOF
         t+=("$mode=$(span)")
         stop_workers
     done
+    # The transfers alone, through the same GDAL paths the worker uses: the
+    # input streamed down (/vsis3_streaming/), the output put back up
+    # (/vsis3/ multipart). The worker does them before and after computing.
+    t+=("xfer=$("$PY" - "$site" <<'EOF'
+import sys, time
+from osgeo import gdal
+site = sys.argv[1]
+def copy(src, dst):
+    f, g = gdal.VSIFOpenL(src, "rb"), gdal.VSIFOpenL(dst, "wb")
+    while True:
+        b = gdal.VSIFReadL(1, 16 << 20, f)
+        if not b:
+            break
+        gdal.VSIFWriteL(b, 1, len(b), g)
+    gdal.VSIFCloseL(f)
+    assert gdal.VSIFCloseL(g) == 0
+out = [n for n in gdal.ReadDir("/vsis3/bench/out/") or [] if n.endswith(".tif")][0]
+copy(f"/vsis3_streaming/bench/out/{out}", f"{site}/xfer_out.tif")
+t0 = time.monotonic()
+copy("/vsis3_streaming/bench/in/scene.tif", f"{site}/xfer_in.tif")
+copy(f"{site}/xfer_out.tif", "/vsis3/bench/xfer/out.tif")
+print(f"{time.monotonic() - t0:.3f}")
+EOF
+)")
     "$PY" - "${t[@]}" <<'EOF'
 import sys
 runs = {}
@@ -269,6 +295,8 @@ print("s3: 8192x8192x4 UInt16 -> NDVI Float32 (GTiff, DEFLATE), one worker, best
 print(f"  local input and output      {loc:7.2f} s  (runs: {runs['local']})")
 print(f"  S3 (moto on loopback)       {s3:7.2f} s  (runs: {runs['s3']})")
 print(f"  ratio                       {s3 / loc:7.2f}x  (target <= 1.3x)")
+x = runs["xfer"][0]
+print(f"  the same transfers from Python through GDAL (down + up): {x:.2f} s; the worker's S3 run adds {s3 - loc:.2f} s")
 EOF
 }
 
