@@ -44,6 +44,22 @@ pub struct Record<'a> {
     pub warnings: &'a [String],
 }
 
+impl<'a> Record<'a> {
+    /// A file (or set) refused before any job ran for it.
+    pub fn refused(name: &'a OsStr, recipe: &'a str, attempt: u32, cause: &'a str) -> Self {
+        Record {
+            name,
+            recipe,
+            output: None,
+            windows: 0,
+            seconds: 0.0,
+            attempt,
+            cause: Some(cause),
+            warnings: &[],
+        }
+    }
+}
+
 pub fn log(r: &Record, v: Verdict, retry_in: Option<Duration>) {
     if let Some(m) = crate::metrics::get() {
         m.job(v.as_str(), r.seconds);

@@ -50,8 +50,11 @@ impl Daemon {
     /// Start whole sets that were waiting for files of theirs in the inbox
     /// which have been claimed or have gone since.
     pub(super) fn release_sets(&mut self) {
-        let recipes: Vec<String> = self.sets.recipes().map(str::to_string).collect();
-        let arriving: Vec<(String, Vec<String>)> = recipes
+        // Runs on every pass of the daemon: only recipes with a set waiting
+        // cost a look at the inbox.
+        let arriving: Vec<(String, Vec<String>)> = self
+            .sets
+            .waiting_recipes()
             .into_iter()
             .map(|r| {
                 let a = self.arriving(&r);
@@ -142,16 +145,7 @@ impl Daemon {
         missing: &[String],
         cause: &str,
     ) {
-        let rec = Record {
-            name: OsStr::new(key),
-            recipe,
-            output: None,
-            windows: 0,
-            seconds: 0.0,
-            attempt: 0,
-            cause: Some(cause),
-            warnings: &[],
-        };
+        let rec = Record::refused(OsStr::new(key), recipe, 0, cause);
         match finish::to_failed_set(&self.s, &paths, missing, &rec) {
             Ok(()) => {
                 self.failed += 1;

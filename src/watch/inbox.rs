@@ -66,16 +66,7 @@ impl Daemon {
         } else {
             "is not a regular file (device, FIFO or socket)"
         };
-        let rec = Record {
-            name,
-            recipe: &recipe,
-            output: None,
-            windows: 0,
-            seconds: 0.0,
-            attempt: 0,
-            cause: Some(cause),
-            warnings: &[],
-        };
+        let rec = Record::refused(name, &recipe, 0, cause);
         match finish::to_failed(&self.s, &self.s.inbox.join(name), &rec) {
             Ok(()) => {
                 self.failed += 1;

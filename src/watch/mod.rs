@@ -123,16 +123,8 @@ fn requeue(d: &mut daemon::Daemon) -> Result<usize, Error> {
         };
         if let Some(cause) = cause {
             claim::set_strikes(&s.work, &name, 0);
-            let rec = finish::Record {
-                name: &name,
-                recipe: recipe.as_deref().unwrap_or(""),
-                output: None,
-                windows: 0,
-                seconds: 0.0,
-                attempt: strikes,
-                cause: Some(&cause),
-                warnings: &[],
-            };
+            let rec =
+                finish::Record::refused(&name, recipe.as_deref().unwrap_or(""), strikes, &cause);
             finish::to_failed(&s, &s.work.join(&name), &rec).map_err(|e| {
                 job(format!(
                     "moving {} to failed/: {e}",

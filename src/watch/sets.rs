@@ -93,9 +93,11 @@ impl Sets {
         self.recipes.contains_key(recipe)
     }
 
-    /// The recipes that take deliveries.
-    pub fn recipes(&self) -> impl Iterator<Item = &str> {
-        self.recipes.keys().map(String::as_str)
+    /// The recipes with a set waiting (each once, in order).
+    pub fn waiting_recipes(&self) -> Vec<String> {
+        let mut r: Vec<String> = self.waiting.keys().map(|(r, _)| r.clone()).collect();
+        r.dedup();
+        r
     }
 
     /// (input, key) of a loose file, if a pattern names it.
