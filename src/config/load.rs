@@ -67,6 +67,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
     })?;
     cfg.text = text.to_string();
     cfg.queue.check()?;
+    check_output_dir(text, &cfg.output)?;
     for (name, r) in &cfg.recipes {
         if r.expr.is_some() == r.op.is_some() {
             let line =
@@ -78,6 +79,24 @@ pub fn parse(text: &str) -> Result<Config, String> {
         check_inputs(name, r)?;
     }
     Ok(cfg)
+}
+
+/// An `s3:` output folder must be a whole `s3://bucket[/prefix]`: a typo
+/// such as `s3:/bucket` would otherwise be a local folder named `s3:`.
+fn check_output_dir(text: &str, out: &super::Output) -> Result<(), String> {
+    let Some(dir) = out.dir.as_ref().and_then(|d| d.to_str()) else {
+        return Ok(());
+    };
+    if !crate::remote::s3::is_s3(dir) {
+        return Ok(());
+    }
+    crate::remote::s3::S3Uri::in_dir(dir, "x")
+        .map(|_| ())
+        .map_err(|e| {
+            let line =
+                line_of(text, &["output", "dir"]).map_or(String::new(), |l| format!("line {l}: "));
+            format!("{line}[output] dir: {}", e.msg)
+        })
 }
 
 /// A TOML scalar as the string `--set` would have given.

@@ -148,3 +148,12 @@ fn the_shipped_example_parses() {
     let c = parse(text).unwrap();
     assert!(c.recipes.contains_key("ndvi"));
 }
+
+#[test]
+fn a_mistyped_s3_output_folder_is_refused_with_its_line() {
+    let e = parse("[engine]\nworkers = 1\n[output]\ndir = 's3:/bucket/out'\n").unwrap_err();
+    assert!(e.starts_with("line 4: [output] dir: "), "{e}");
+    assert!(e.contains("s3:/bucket/out"), "{e}");
+    assert!(parse("[output]\ndir = 's3://bucket/out'\n").is_ok());
+    assert!(parse("[output]\ndir = 'out'\n").is_ok());
+}

@@ -206,6 +206,9 @@ pub fn lock_if_held(
     })))
 }
 
+/// Inside the commit's transaction, after the output was placed: the
+/// times are the wall clock's (`now()` is the transaction's start, before
+/// an upload that can take minutes).
 pub fn mark_done(
     tx: &mut postgres::Transaction,
     id: i64,
@@ -213,7 +216,8 @@ pub fn mark_done(
 ) -> Result<(), postgres::Error> {
     tx.execute(
         "UPDATE tilerun.jobs SET state = 'done', output = $2, last_error = NULL,
-             lease_token = NULL, lease_expires = NULL, finished_at = now(), updated_at = now()
+             lease_token = NULL, lease_expires = NULL,
+             finished_at = clock_timestamp(), updated_at = clock_timestamp()
          WHERE id = $1",
         &[&id, &output],
     )

@@ -37,6 +37,10 @@ pub struct Staged {
     pub pixels: u64,
     /// Uncompressed bytes the op read.
     pub bytes: u64,
+    /// Seconds spent downloading S3 inputs (0 for local ones), then
+    /// computing: with the commit's own, where a job's time went.
+    pub fetch_secs: f64,
+    pub compute_secs: f64,
 }
 
 /// This run's scratch folder (S3 inputs and outputs pass through it):
@@ -57,7 +61,9 @@ pub fn run(
     stop: &AtomicBool,
 ) -> Result<Staged, Error> {
     let scratch = scratch_for(scratch, j);
+    let t0 = std::time::Instant::now();
     let (files, from_s3) = fetch(&j.members, &scratch)?;
+    let fetch_secs = t0.elapsed().as_secs_f64();
     // A set's files resolve exactly as `tilerun FILE… --recipe R` would:
     // by pattern, the output named by the set key.
     let request = crate::plan::Request::recipe(files, &j.recipe);
@@ -98,6 +104,8 @@ pub fn run(
             staged,
             pixels: summary.pixels,
             bytes: (summary.pixels as f64 * ctx.sample_bytes()) as u64,
+            fetch_secs,
+            compute_secs: t0.elapsed().as_secs_f64() - fetch_secs,
         }),
         Err(JobError::Cancelled) => Err(Error::interrupted()),
         Err(JobError::Failed(e)) => Err(e.context(j.shown())),

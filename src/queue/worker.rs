@@ -218,6 +218,7 @@ impl Worker {
             std::thread::sleep(ms);
         }
         let output = s.target.to_string();
+        let t_commit = Instant::now();
         let mut placed = false;
         let never = AtomicBool::new(false);
         let res = self.db.run(&never, |c| {
@@ -244,7 +245,8 @@ impl Worker {
                 };
                 tracing::info!(job = j.id, input = %j.input, recipe = %j.recipe, output = %output,
                     attempt = j.attempts, seconds = secs(t0), pixels = s.pixels, bytes = s.bytes,
-                    swept, outcome = "done", "done {}", j.shown());
+                    fetch_s = round3(s.fetch_secs), compute_s = round3(s.compute_secs),
+                    commit_s = secs(t_commit), swept, outcome = "done", "done {}", j.shown());
                 if let Some(m) = crate::metrics::get() {
                     m.processed(s.pixels, s.bytes);
                 }
@@ -320,7 +322,11 @@ impl Worker {
 }
 
 fn secs(t0: Instant) -> f64 {
-    (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0
+    round3(t0.elapsed().as_secs_f64())
+}
+
+fn round3(s: f64) -> f64 {
+    (s * 1000.0).round() / 1000.0
 }
 
 /// Test hook: `TILERUN_TEST_COMMIT_DELAY_MS` holds every finished job

@@ -18,8 +18,11 @@ pub struct S3Uri {
     pub key: String,
 }
 
+/// Anything that starts like an S3 URI (`s3:/b/k`, `S3://b/k` too): so a
+/// mistyped URI reaches [`S3Uri::parse`] and its error, rather than being
+/// taken for a local path that then "does not exist".
 pub fn is_s3(s: &str) -> bool {
-    s.starts_with("s3://")
+    s.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("s3:"))
 }
 
 impl S3Uri {
@@ -312,9 +315,13 @@ mod tests {
             "s3://b/k",
             "s3://bkt/a/../k",
             "http://bkt/k",
+            "s3:/bkt/k",
+            "S3://bkt/k",
         ] {
             let e = S3Uri::parse(bad).unwrap_err();
             assert_eq!(e.kind, crate::error::Kind::Usage, "{bad}");
         }
+        // Typos are still taken for URIs, so they reach the error above.
+        assert!(is_s3("s3:/bkt/k") && is_s3("S3://bkt/k") && !is_s3("s3.tif"));
     }
 }

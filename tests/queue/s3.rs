@@ -332,4 +332,24 @@ fn a_beat_during_its_own_commit_is_not_reported_as_a_takeover() {
     assert_eq!(outcomes(&w, "done").len(), 1, "{}", w.text());
     assert!(!w.text().contains("taken over"), "{}", w.text());
     assert!(moto.get("tiles/out/s00_ndvi.tif", &site.env.path("got.tif")));
+    // The job ended when the upload did, not when its transaction began.
+    let took: f64 = site
+        .pg
+        .sql("SELECT extract(epoch FROM finished_at - started_at) FROM tilerun.jobs")
+        .parse()
+        .unwrap();
+    assert!(took >= 2.5, "finished_at precedes the upload: {took} s");
+    // The done line says where the time went: the upload is the commit's.
+    let done = &outcomes(&w, "done")[0];
+    let commit = done["commit_s"].as_f64().unwrap();
+    let (fetch, compute) = (
+        done["fetch_s"].as_f64().unwrap(),
+        done["compute_s"].as_f64().unwrap(),
+    );
+    // A local input: nothing to fetch.
+    assert!(commit >= 2.5 && fetch == 0.0 && compute > 0.0, "{done}");
+    assert!(
+        fetch + compute + commit <= done["seconds"].as_f64().unwrap() + 0.01,
+        "{done}"
+    );
 }
