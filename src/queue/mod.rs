@@ -12,7 +12,8 @@
 //! Module map: `db` (URL, redaction, connect, error kinds, outages),
 //! `schema` (versioned tables), `jobs` (every statement), `stage` (staged
 //! outputs and their placing), `run` (one job on the engine), `heartbeat`
-//! (lease renewal), `worker` (the loop), `admin` (submit, requeue,
+//! (lease renewal), `worker` (the loop), `store` (pausing claims while an
+//! object store is down), `admin` (submit, requeue,
 //! cancel), `status`.
 
 pub mod admin;
@@ -24,6 +25,7 @@ pub mod run;
 pub mod schema;
 pub mod stage;
 pub mod status;
+pub mod store;
 pub mod tls;
 pub mod worker;
 

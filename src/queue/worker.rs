@@ -200,6 +200,10 @@ impl Worker {
             Ok(outcome) => outcome,
             Err(e) => self.failed(&j, e, lease, t0),
         };
+        if matches!(outcome, "retry" | "dead") {
+            let buckets = super::store::buckets(&j.members, &self.cfg);
+            super::store::wait_until_reachable(&buckets, &self.stop);
+        }
         let n = self.busy.fetch_sub(1, Ordering::SeqCst) - 1;
         if let Some(m) = metrics {
             m.busy(n, slots);

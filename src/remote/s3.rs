@@ -101,10 +101,16 @@ impl std::fmt::Display for S3Uri {
     }
 }
 
+/// Does the bucket answer (the endpoint is up and the bucket exists)?
+/// Asks afresh, past GDAL's cache.
+pub fn reachable(bucket: &str) -> bool {
+    vsi::clear_cache();
+    vsi::stat(&format!("/vsis3/{bucket}")).is_some()
+}
+
 /// The bucket must be reachable: a start-up check (usage error).
 pub fn check_bucket(bucket: &str) -> Result<(), Error> {
-    vsi::clear_cache();
-    if vsi::stat(&format!("/vsis3/{bucket}")).is_some() {
+    if reachable(bucket) {
         return Ok(());
     }
     let endpoint = std::env::var("AWS_S3_ENDPOINT").unwrap_or_else(|_| "AWS".into());
@@ -117,7 +123,7 @@ pub fn check_bucket(bucket: &str) -> Result<(), Error> {
 /// Why `uri` could not be read: bad input if its bucket answers (the
 /// object is missing), transient if not (the store may come back).
 fn missing(uri: &S3Uri, detail: &str) -> Error {
-    if vsi::stat(&format!("/vsis3/{}", uri.bucket)).is_some() {
+    if reachable(&uri.bucket) {
         job(format!("{uri}: no such object in the bucket{detail}"))
     } else {
         transient(format!("{uri}: the bucket cannot be reached{detail}"))

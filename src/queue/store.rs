@@ -1,0 +1,61 @@
+//! A worker whose job just failed on an object store that does not answer
+//! stops claiming jobs until the store answers again.
+//!
+//! Why: attempts are counted at claim, and a job that cannot reach its
+//! store fails in milliseconds. Without this pause, one worker in an S3
+//! outage would claim and fail the whole pending queue, over and over,
+//! until every job was `dead` (a minute of outage with the default
+//! backoff). With it, an outage costs at most one attempt per worker slot;
+//! the other jobs wait, pending, and run when the store is back. A store
+//! that answers while one job still fails (a single missing or broken
+//! object) does not pause anything: that job's own retries and
+//! `max_attempts` decide.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::remote::s3::{self, S3Uri};
+
+/// The buckets job `members` touch: its S3 inputs and an S3 `[output] dir`.
+pub fn buckets(members: &[String], cfg: &Config) -> Vec<String> {
+    let out = cfg.output.dir.as_ref().and_then(|d| d.to_str());
+    let mut found: Vec<String> = members
+        .iter()
+        .map(String::as_str)
+        .chain(out)
+        .filter(|m| s3::is_s3(m))
+        .filter_map(|m| S3Uri::in_dir(m.trim_end_matches('/'), "x").ok())
+        .map(|u| u.bucket)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Return once every bucket in `buckets` answers, or `stop` is raised.
+/// Probes back off from 1 s to 30 s; the pause and its end are logged.
+pub fn wait_until_reachable(buckets: &[String], stop: &AtomicBool) {
+    let down = |b: &&String| !s3::reachable(b);
+    let Some(first) = buckets.iter().find(down) else {
+        return;
+    };
+    tracing::warn!(bucket = %first, "s3://{first} cannot be reached: not claiming jobs until it answers");
+    let t0 = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !buckets.iter().any(|b| down(&b)) {
+            let secs = t0.elapsed().as_secs();
+            tracing::info!(bucket = %first, "s3://{first} answers again after {secs} s: claiming jobs");
+            return;
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
