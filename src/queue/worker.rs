@@ -241,27 +241,18 @@ impl Worker {
             tx.commit()?;
             Ok(Ok(Ok(())))
         })?;
+        // The commit went through but its reply was lost (the database
+        // restarted at that instant): the retry finds the job done, by us.
+        let ours = |state: &str, host: &Option<String>| {
+            placed && state == "done" && host.as_deref() == Some(self.host.as_str())
+        };
         match res {
-            Ok(Ok(())) => {
-                let swept = match &s.target {
-                    super::run::Target::Local(p) => super::stage::sweep(p, j.id),
-                    super::run::Target::S3(_) => 0,
-                };
-                tracing::info!(job = j.id, input = %j.input, recipe = %j.recipe, output = %output,
-                    attempt = j.attempts, seconds = secs(t0), pixels = s.pixels, bytes = s.bytes,
-                    fetch_s = round3(s.fetch_secs), compute_s = round3(s.compute_secs),
-                    commit_s = secs(t_commit), swept, outcome = "done", "done {}", j.shown());
-                if let Some(m) = crate::metrics::get() {
-                    m.processed(s.pixels, s.bytes);
-                }
-                Ok("done")
-            }
+            Ok(Ok(())) => Ok(self.done(j, &s, t0, t_commit)),
             Ok(Err(e)) => {
                 let _ = std::fs::remove_file(&s.staged);
                 Err(e)
             }
-            // The commit went through but its reply was lost.
-            Err((state, _)) if placed && state == "done" => Ok("done"),
+            Err((state, host)) if ours(&state, &host) => Ok(self.done(j, &s, t0, t_commit)),
             Err((state, host)) => {
                 let _ = std::fs::remove_file(&s.staged);
                 tracing::warn!(job = j.id, input = %j.input, attempt = j.attempts, seconds = secs(t0),
@@ -271,6 +262,22 @@ impl Worker {
                 Ok("refused")
             }
         }
+    }
+
+    /// Log a committed job (and sweep what earlier runs of it left).
+    fn done(&self, j: &Claimed, s: &Staged, t0: Instant, t_commit: Instant) -> &'static str {
+        let swept = match &s.target {
+            super::run::Target::Local(p) => super::stage::sweep(p, j.id),
+            super::run::Target::S3(_) => 0,
+        };
+        tracing::info!(job = j.id, input = %j.input, recipe = %j.recipe, output = %s.target,
+            attempt = j.attempts, seconds = secs(t0), pixels = s.pixels, bytes = s.bytes,
+            fetch_s = round3(s.fetch_secs), compute_s = round3(s.compute_secs),
+            commit_s = secs(t_commit), swept, outcome = "done", "done {}", j.shown());
+        if let Some(m) = crate::metrics::get() {
+            m.processed(s.pixels, s.bytes);
+        }
+        "done"
     }
 
     /// Record a run that produced no output; returns the outcome.
