@@ -12,6 +12,8 @@ use crate::engine::Engine;
 use crate::error::{job, Error};
 
 use super::jobs::Claimed;
+use crate::plan::recipe::JobSpec;
+use crate::remote::parts::Stream;
 use crate::remote::s3::{is_s3, S3Uri};
 
 /// Where a job's output ends up.
@@ -41,6 +43,9 @@ pub struct Staged {
     /// computing: with the commit's own, where a job's time went.
     pub fetch_secs: f64,
     pub compute_secs: f64,
+    /// An S3 output's upload, its parts sent while the engine wrote them;
+    /// finished (and the key made) by the commit, aborted if dropped.
+    pub stream: Option<Stream>,
 }
 
 /// This run's scratch folder (S3 inputs and outputs pass through it):
@@ -78,6 +83,7 @@ pub fn run(
         }
     };
     spec.output = staged.clone();
+    let stream = stream_for(&target, &spec, &staged)?;
     // The engine's own id: a job reclaimed by another slot of this process
     // (after a lease lapsed) must not share an id with its first run.
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -106,6 +112,7 @@ pub fn run(
             bytes: (summary.pixels as f64 * ctx.sample_bytes()) as u64,
             fetch_secs,
             compute_secs: t0.elapsed().as_secs_f64() - fetch_secs,
+            stream,
         }),
         Err(JobError::Cancelled) => Err(Error::interrupted()),
         Err(JobError::Failed(e)) => Err(e.context(j.shown())),
@@ -154,13 +161,43 @@ fn target(cfg: &Config, resolved: &Path, from_s3: Option<&S3Uri>) -> Result<Targ
     })
 }
 
-/// Put the staged output at its target: a rename, or an upload (which a
-/// raised `stop` aborts).
-pub fn place(staged: &Path, target: &Target, stop: &AtomicBool) -> Result<(), Error> {
-    match target {
-        Target::Local(p) => super::stage::place(staged, p),
-        Target::S3(u) => {
-            crate::remote::s3::upload(staged, u, stop)?;
+/// A GeoTIFF for S3 starts its upload now, to send parts while it is
+/// written (other formats are written whole, then converted: they go up
+/// at the commit).
+fn stream_for(target: &Target, spec: &JobSpec, staged: &Path) -> Result<Option<Stream>, Error> {
+    let Target::S3(uri) = target else {
+        return Ok(None);
+    };
+    if spec.format != crate::sink::format::Format::GTiff {
+        return Ok(None);
+    }
+    let name = staged.file_name().unwrap_or_default().to_string_lossy();
+    let temp = format!(".{name}{}", crate::sink::temp_file::TEMP_MARKER);
+    Stream::start(uri, staged, temp)
+}
+
+/// Put the staged output at its target: a rename, or the end of an upload
+/// (which a raised `stop` aborts).
+pub fn place(
+    staged: &Path,
+    target: &Target,
+    stream: &mut Option<Stream>,
+    stop: &AtomicBool,
+) -> Result<(), Error> {
+    match (target, stream.take()) {
+        (Target::Local(p), _) => super::stage::place(staged, p),
+        (Target::S3(u), s) => {
+            match s {
+                Some(s) => {
+                    let sent = s.finish(staged, stop)?;
+                    tracing::info!(output = %u, parts = sent.parts, early = sent.early,
+                        resent = sent.resent, "uploaded in {} parts, {} of them while writing",
+                        sent.parts, sent.early);
+                }
+                None => {
+                    crate::remote::s3::upload(staged, u, stop)?;
+                }
+            }
             let _ = std::fs::remove_file(staged);
             Ok(())
         }

@@ -216,7 +216,7 @@ impl Worker {
 
     /// Put the output in place and mark the job done, in one transaction
     /// that first checks (and locks) our lease.
-    fn commit(&mut self, j: &Claimed, s: Staged, t0: Instant) -> Result<&'static str, Error> {
+    fn commit(&mut self, j: &Claimed, mut s: Staged, t0: Instant) -> Result<&'static str, Error> {
         if let Some(ms) = test_commit_delay() {
             tracing::info!(job = j.id, staged = %s.staged.display(), "staged; committing after the test delay");
             std::thread::sleep(ms);
@@ -224,6 +224,7 @@ impl Worker {
         let output = s.target.to_string();
         let t_commit = Instant::now();
         let mut placed = false;
+        let mut stream = s.stream.take();
         let never = AtomicBool::new(false);
         let res = self.db.run(&never, |c| {
             let mut tx = c.transaction()?;
@@ -232,7 +233,7 @@ impl Worker {
                 return Ok(Err(who));
             }
             if !placed {
-                if let Err(e) = super::run::place(&s.staged, &s.target, &self.stop) {
+                if let Err(e) = super::run::place(&s.staged, &s.target, &mut stream, &self.stop) {
                     return Ok(Ok(Err(e)));
                 }
                 placed = true;

@@ -8,4 +8,5 @@
 //! the commit. Only URIs tilerun parsed itself become `/vsis3/` paths: the
 //! input stage still refuses any `/vsi…` path it is given.
 
+pub mod parts;
 pub mod s3;

@@ -288,7 +288,7 @@ pub fn upload(from: &Path, uri: &S3Uri, stop: &AtomicBool) -> Result<u64, Error>
 
 /// Test hook: `TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS` slows every chunk of an
 /// upload, so a test can stop a worker while a multipart upload is open.
-fn test_chunk_delay() -> Option<Duration> {
+pub(crate) fn test_chunk_delay() -> Option<Duration> {
     std::env::var("TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS")
         .ok()?
         .parse()

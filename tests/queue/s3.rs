@@ -36,7 +36,18 @@ impl Moto {
 
     /// On a given port: a store that comes back where it was.
     pub fn start_on(port: u16) -> Moto {
+        Moto::spawn(port, &[])
+    }
+
+    /// One that accepts multipart parts of any size (S3 wants 5 MiB), so
+    /// a small output can be streamed in many parts.
+    pub fn start_small_parts() -> Moto {
+        Moto::spawn(free_port(), &[("S3_UPLOAD_PART_MIN_SIZE", "1")])
+    }
+
+    fn spawn(port: u16, env: &[(&str, &str)]) -> Moto {
         let child = Command::new(moto_server())
+            .envs(env.iter().copied())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -52,18 +63,30 @@ impl Moto {
     }
 
     /// One plain HTTP request (moto accepts unsigned ones); (status, body).
+    /// Sent again if moto closed the connection without a reply, as its
+    /// threaded server now and then does under load.
     pub fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        for _ in 0..3 {
+            if let Some(reply) = self.http_once(method, path, body) {
+                return reply;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("moto never answered {method} {path}");
+    }
+
+    fn http_once(&self, method: &str, path: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         write!(
             s,
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         )
-        .unwrap();
-        s.write_all(body).unwrap();
+        .ok()?;
+        s.write_all(body).ok()?;
         let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
-        let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        s.read_to_end(&mut out).ok()?;
+        let split = out.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = String::from_utf8_lossy(&out[..split]).into_owned();
         let code = head.split(' ').nth(1).unwrap().parse().unwrap();
         let mut body = out[split + 4..].to_vec();
@@ -73,7 +96,7 @@ impl Moto {
         {
             body = dechunk(&body);
         }
-        (code, body)
+        Some((code, body))
     }
 
     pub fn put(&self, key: &str, file: &std::path::Path) {
@@ -212,6 +235,41 @@ fn s3_inputs_and_outputs_round_trip() {
         .pg
         .sql("SELECT output FROM tilerun.jobs ORDER BY id LIMIT 1");
     assert_eq!(output, "s3://tiles/out/s00_ndvi.tif");
+}
+
+/// Credentials from a file (any source but the AWS_* variables) keep the
+/// upload in GDAL, after the write: the same object, no streamed parts.
+#[test]
+fn credentials_from_a_file_upload_through_gdal() {
+    let moto = Moto::start();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let site = site_with("s3://tiles/out", "");
+    let input = site.inputs(1).remove(0);
+    Run(with_env(site.cmd(&["submit", "--recipe", "ndvi"]), &moto)
+        .arg(&input)
+        .output()
+        .unwrap())
+    .ok();
+    let creds = site.env.write(
+        "aws-credentials",
+        &format!("[default]\naws_access_key_id = testing\naws_secret_access_key = {SECRET}\n"),
+    );
+    let creds = creds.to_string_lossy().into_owned();
+    let env = moto.env();
+    let mut env: Vec<(&str, &str)> = env
+        .iter()
+        .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env.push(("CPL_AWS_CREDENTIALS_FILE", &creds));
+    let mut w = site.worker(&env);
+    wait_until(60, "the job done", || site.pg.count("done") == 1);
+    w.stop();
+    assert!(!w.text().contains("while writing"), "{}", w.text());
+    assert!(!w.text().contains(SECRET));
+    let got = site.env.path("got.tif");
+    assert!(moto.get("tiles/out/s00_ndvi.tif", &got));
+    assert_same_raster(&got, &site.reference(&input));
 }
 
 #[test]

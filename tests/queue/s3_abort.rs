@@ -31,7 +31,7 @@ fn object_status(moto: &Moto, key: &str) -> u16 {
 }
 
 /// A 2400² four-band input, so the uncompressed Float32 NDVI is ~22 MiB.
-fn big_input(dir: &Path) -> std::path::PathBuf {
+pub fn big_input(dir: &Path) -> std::path::PathBuf {
     let p = dir.join("big.tif");
     let src = fixture("scene_small.tif");
     oracle(
@@ -70,10 +70,13 @@ fn a_stopped_upload_is_aborted_and_leaves_no_key_and_no_parts() {
     env.push(("VSIS3_CHUNK_SIZE", "5"));
     let mut slow = env.clone();
     slow.push(("TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS", "700"));
+    // Logs "staged" as the commit (and the rest of the upload) begins.
+    slow.push(("TILERUN_TEST_COMMIT_DELAY_MS", "1"));
     let mut w = site.worker(&slow);
-    // The multipart upload is open (so the listing can see one) ...
+    // The multipart upload is open (so the listing can see one) and the
+    // job is at its commit, uploading what is left ...
     wait_until(120, "a multipart upload to open", || {
-        !open_uploads(&moto, "tiles").is_empty()
+        !open_uploads(&moto, "tiles").is_empty() && w.text().contains("staged; committing")
     });
     // ... when the worker is told to stop.
     w.signal(libc::SIGTERM);
@@ -97,6 +100,52 @@ fn a_stopped_upload_is_aborted_and_leaves_no_key_and_no_parts() {
     assert!(std::fs::metadata(&got).unwrap().len() > 15 << 20);
     let want = site.env.path("want_raw.tif");
     let mut c = site.cmd(&["--recipe", "raw", "-q"]);
+    Run(c.arg("-o").arg(&want).arg(&input).output().unwrap()).ok();
+    assert_same_raster(&got, &want);
+}
+
+/// An S3 GeoTIFF goes up while it is written: with 16 KiB parts (a test
+/// hook; moto told to take parts that small), many parts leave before the
+/// engine is done, the rest at the commit, and the object equals a local
+/// run's output with no upload left open. The key appears only at the
+/// commit, which the delayed commit lets us watch.
+#[test]
+fn an_s3_output_is_uploaded_while_it_is_written() {
+    let moto = Moto::start_small_parts();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let site = site_with("s3://tiles/out", "jobs = 1");
+    let input = big_input(&site.inputs);
+    let submit = site.cmd(&["submit", "--recipe", "ndvi"]);
+    Run(with_env(submit, &moto).arg(&input).output().unwrap()).ok();
+    let env = moto.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("TILERUN_TEST_S3_PART_BYTES", "16384"));
+    env.push(("TILERUN_TEST_COMMIT_DELAY_MS", "1500"));
+    let mut w = site.worker(&env);
+    w.wait_log(120, "the job to stage its output", |v| {
+        v["message"] == "staged; committing after the test delay"
+    });
+    // Parts are up, the upload open, and still no key before the commit.
+    assert_eq!(open_uploads(&moto, "tiles").len(), 1);
+    assert_eq!(object_status(&moto, "/tiles/out/big_ndvi.tif"), 404);
+    wait_until(60, "the job done", || site.pg.count("done") == 1);
+    w.stop();
+    let sent = w
+        .logs()
+        .into_iter()
+        .find(|v| v["parts"].is_u64())
+        .unwrap_or_else(|| panic!("no upload line: {}", w.text()));
+    let (parts, early) = (
+        sent["parts"].as_u64().unwrap(),
+        sent["early"].as_u64().unwrap(),
+    );
+    assert!(parts > 20 && early * 4 > parts, "{sent}");
+    assert_eq!(sent["resent"], 0, "libtiff only appends: {sent}");
+    assert_eq!(open_uploads(&moto, "tiles"), Vec::<String>::new());
+    let got = site.env.path("big_ndvi.tif");
+    assert!(moto.get("tiles/out/big_ndvi.tif", &got));
+    let want = site.env.path("want_ndvi.tif");
+    let mut c = site.cmd(&["--recipe", "ndvi", "-q"]);
     Run(c.arg("-o").arg(&want).arg(&input).output().unwrap()).ok();
     assert_same_raster(&got, &want);
 }
