@@ -14,6 +14,7 @@ mod outage;
 mod s3;
 mod s3_abort;
 mod s3_folder;
+mod s3_outage;
 mod sets;
 mod tls;
 mod watch;

@@ -31,12 +31,7 @@ fn moto_server() -> PathBuf {
 
 impl Moto {
     pub fn start() -> Moto {
-        Moto::start_on(free_port())
-    }
-
-    /// On a given port: a store that comes back where it was.
-    pub fn start_on(port: u16) -> Moto {
-        Moto::spawn(port, &[])
+        Moto::spawn(free_port(), &[])
     }
 
     /// One that accepts multipart parts of any size (S3 wants 5 MiB), so
@@ -329,57 +324,6 @@ fn missing_objects_and_buckets() {
     r.fails(2);
     assert!(r.stderr().contains("s3://nobucket"), "{}", r.stderr());
     assert!(!r.stderr().contains(SECRET));
-}
-
-/// An S3 outage costs one attempt per worker slot, not the queue: the
-/// worker whose job could not reach the store stops claiming until the
-/// store answers, the other jobs wait pending, and every job then
-/// finishes. (Without the pause the worker claimed and failed all four
-/// jobs twice within a second: all dead.)
-#[test]
-fn a_store_outage_pauses_claims_and_costs_no_job() {
-    let moto = Moto::start();
-    let port = moto.port;
-    let site = Site::new("max_attempts = 2\njobs = 1");
-    let inputs = site.inputs(4);
-    let load = |m: &Moto| {
-        assert_eq!(m.http("PUT", "/tiles", b"").0, 200);
-        for (i, p) in inputs.iter().enumerate() {
-            m.put(&format!("/tiles/in/a{i}.tif"), p);
-        }
-    };
-    load(&moto);
-    Run(with_env(
-        site.cmd(&["submit", "--recipe", "ndvi", "s3://tiles/in/a*.tif"]),
-        &moto,
-    )
-    .output()
-    .unwrap())
-    .ok();
-    let env = moto.env();
-    drop(moto);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut w = site.worker(&env);
-    wait_until(60, "the worker to pause", || {
-        w.text().contains("not claiming jobs until it answers")
-    });
-    // Several probes' worth of outage: still one attempt spent, on one job.
-    std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!((site.pg.count("pending"), site.pg.count("dead")), (4, 0));
-    let retry = outcomes(&w, "retry");
-    assert_eq!(retry.len(), 1, "{}", w.text());
-    let cause = retry[0]["cause"].as_str().unwrap();
-    assert!(cause.contains("cannot be reached"), "{cause}");
-    let st = site.status();
-    assert_eq!(st["counts"]["pending"], 4, "{st}");
-    // The store comes back (empty, as moto keeps nothing: refill it).
-    let moto = Moto::start_on(port);
-    load(&moto);
-    wait_until(60, "every job to be done", || site.pg.count("done") == 4);
-    w.stop();
-    assert!(w.text().contains("answers again"), "{}", w.text());
-    assert!(outcomes(&w, "dead").is_empty(), "{}", w.text());
-    assert_eq!(outcomes(&w, "done").len(), 4, "{}", w.text());
 }
 
 /// A heartbeat that falls during the commit waits on the job's row lock

@@ -1,0 +1,118 @@
+//! An object store that stops answering must not cost the queue its jobs:
+//! the worker that met the outage stops claiming until the store answers
+//! again. The outage is a real one as the worker sees it (connections
+//! refused and cut) made by a gate in front of moto, so moto keeps its
+//! objects across it.
+
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::harness::{outcomes, Site};
+use super::s3::{with_env, Moto};
+use crate::util::*;
+use crate::watch::harness::wait_until;
+
+/// A TCP forwarder to moto that can be shut: closed, it cuts every open
+/// connection and drops each new one at once (the client sees the store
+/// fail, not hang).
+struct Gate {
+    port: u16,
+    open: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Gate {
+    fn new(to: u16) -> Gate {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (o, c) = (Arc::clone(&open), Arc::clone(&conns));
+        std::thread::spawn(move || {
+            for down in l.incoming().flatten() {
+                let Ok(up) = TcpStream::connect(("127.0.0.1", to)) else {
+                    continue;
+                };
+                if !o.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let mut list = c.lock().unwrap();
+                list.extend([down.try_clone().unwrap(), up.try_clone().unwrap()]);
+                pipe(down.try_clone().unwrap(), up.try_clone().unwrap());
+                pipe(up, down);
+            }
+        });
+        Gate { port, open, conns }
+    }
+
+    fn set(&self, open: bool) {
+        self.open.store(open, Ordering::SeqCst);
+        if !open {
+            for s in self.conns.lock().unwrap().drain(..) {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(Shutdown::Write);
+    });
+}
+
+/// An S3 outage costs one attempt per worker slot, not the queue: the
+/// worker whose job could not reach the store stops claiming until the
+/// store answers, the other jobs wait pending, and every job then
+/// finishes. (Without the pause the worker claimed and failed all four
+/// jobs twice within a second: all dead.)
+#[test]
+fn a_store_outage_pauses_claims_and_costs_no_job() {
+    let moto = Moto::start();
+    let gate = Gate::new(moto.port);
+    let site = Site::new("max_attempts = 2\njobs = 1");
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    for (i, p) in site.inputs(4).iter().enumerate() {
+        moto.put(&format!("/tiles/in/a{i}.tif"), p);
+    }
+    Run(with_env(
+        site.cmd(&["submit", "--recipe", "ndvi", "s3://tiles/in/a*.tif"]),
+        &moto,
+    )
+    .output()
+    .unwrap())
+    .ok();
+    let endpoint = format!("127.0.0.1:{}", gate.port);
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_S3_ENDPOINT" => (k.as_str(), endpoint.as_str()),
+            _ => (k.as_str(), v.as_str()),
+        })
+        .collect();
+    gate.set(false);
+    let mut w = site.worker(&env);
+    wait_until(60, "the worker to pause", || {
+        w.text().contains("not claiming jobs until it answers")
+    });
+    // Several probes' worth of outage: still one attempt spent, on one job.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!((site.pg.count("pending"), site.pg.count("dead")), (4, 0));
+    let retry = outcomes(&w, "retry");
+    assert_eq!(retry.len(), 1, "{}", w.text());
+    let cause = retry[0]["cause"].as_str().unwrap();
+    assert!(cause.contains("cannot be reached"), "{cause}");
+    let st = site.status();
+    assert_eq!(st["counts"]["pending"], 4, "{st}");
+    // The store answers again, with its objects.
+    gate.set(true);
+    wait_until(60, "every job to be done", || site.pg.count("done") == 4);
+    w.stop();
+    assert!(w.text().contains("answers again"), "{}", w.text());
+    assert!(outcomes(&w, "dead").is_empty(), "{}", w.text());
+    assert_eq!(outcomes(&w, "done").len(), 4, "{}", w.text());
+}
