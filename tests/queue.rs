@@ -15,6 +15,7 @@ mod s3;
 mod s3_abort;
 mod s3_folder;
 mod s3_outage;
+mod s3_tls;
 mod sets;
 mod tls;
 mod watch;

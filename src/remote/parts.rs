@@ -119,16 +119,38 @@ fn bucket(name: &str) -> Result<Option<(Bucket, Credentials)>, String> {
     Ok(Some((b, creds)))
 }
 
-fn agent() -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder()
-        .provider(ureq::tls::TlsProvider::NativeTls)
-        .build();
-    ureq::Agent::config_builder()
-        .tls_config(tls)
+/// TLS as GDAL (through curl) does it: `GDAL_HTTP_UNSAFESSL` turns
+/// checking off; the CA bundle is `CURL_CA_BUNDLE` or `SSL_CERT_FILE`,
+/// else the system's store (OpenSSL's, as native-tls uses it).
+fn tls() -> Result<ureq::tls::TlsConfig, String> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig, TlsProvider};
+    let b = TlsConfig::builder().provider(TlsProvider::NativeTls);
+    if env("GDAL_HTTP_UNSAFESSL").is_some_and(|v| !false_like(&v)) {
+        return Ok(b.disable_verification(true).build());
+    }
+    let Some(path) = env("CURL_CA_BUNDLE").or_else(|| env("SSL_CERT_FILE")) else {
+        return Ok(b.root_certs(RootCerts::PlatformVerifier).build());
+    };
+    let pem = std::fs::read(&path).map_err(|e| format!("CA bundle {path}: {e}"))?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|i| match i {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(format!("CA bundle {path}: no certificate in it"));
+    }
+    Ok(b.root_certs(RootCerts::new_with_certs(&certs)).build())
+}
+
+fn agent() -> Result<ureq::Agent, String> {
+    Ok(ureq::Agent::config_builder()
+        .tls_config(tls()?)
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(600)))
         .build()
-        .into()
+        .into())
 }
 
 /// A transport error without the signed URL (which names the access key).
@@ -213,7 +235,7 @@ impl Stream {
         let Some((bucket, creds)) = bucket(&uri.bucket).map_err(fail)? else {
             return Ok(None);
         };
-        let agent = agent();
+        let agent = agent().map_err(fail)?;
         let a = bucket.create_multipart_upload(Some(&creds), &uri.key);
         let r = agent.post(a.sign(SIGNED_FOR).as_str()).send_empty();
         let body = check("starting", r.map_err(|e| fail(said(e)))?).map_err(fail)?;

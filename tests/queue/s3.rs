@@ -31,19 +31,26 @@ fn moto_server() -> PathBuf {
 
 impl Moto {
     pub fn start() -> Moto {
-        Moto::spawn(free_port(), &[])
+        Moto::spawn(free_port(), &[], &[])
     }
 
     /// One that accepts multipart parts of any size (S3 wants 5 MiB), so
     /// a small output can be streamed in many parts.
     pub fn start_small_parts() -> Moto {
-        Moto::spawn(free_port(), &[("S3_UPLOAD_PART_MIN_SIZE", "1")])
+        Moto::spawn(free_port(), &[("S3_UPLOAD_PART_MIN_SIZE", "1")], &[])
     }
 
-    fn spawn(port: u16, env: &[(&str, &str)]) -> Moto {
+    /// Serving HTTPS with this certificate and key.
+    pub fn start_tls(crt: &std::path::Path, key: &std::path::Path) -> Moto {
+        let (c, k) = (crt.to_str().unwrap(), key.to_str().unwrap());
+        Moto::spawn(free_port(), &[], &["-c", c, "-k", k])
+    }
+
+    fn spawn(port: u16, env: &[(&str, &str)], args: &[&str]) -> Moto {
         let child = Command::new(moto_server())
             .envs(env.iter().copied())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

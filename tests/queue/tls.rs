@@ -10,11 +10,11 @@ use std::process::Command;
 use super::harness::Site;
 use super::pg::PASSWORD;
 
-struct Certs {
-    ca: PathBuf,
-    other_ca: PathBuf,
-    crt: PathBuf,
-    key: PathBuf,
+pub struct Certs {
+    pub ca: PathBuf,
+    pub other_ca: PathBuf,
+    pub crt: PathBuf,
+    pub key: PathBuf,
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -32,7 +32,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A CA, a server certificate it signed for DNS:localhost (so 127.0.0.1 is
 /// the wrong name), and an unrelated CA.
-fn make_certs(dir: &Path) -> Certs {
+pub fn make_certs(dir: &Path) -> Certs {
     let ec = [
         "-newkey",
         "ec",
