@@ -83,7 +83,6 @@ pub fn run(
         }
     };
     spec.output = staged.clone();
-    let stream = stream_for(&target, &spec, &staged)?;
     // The engine's own id: a job reclaimed by another slot of this process
     // (after a lease lapsed) must not share an id with its first run.
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -93,6 +92,7 @@ pub fn run(
         tracing::warn!(job = j.id, "{}: {w}", j.shown());
     }
     let ctx = prepared.ctx;
+    let stream = stream_for(&target, &spec, &staged, &ctx)?;
     let outcome = engine.run(&ctx, &prepared.outcome, || {
         if stop.load(Ordering::SeqCst) {
             cancel.store(true, Ordering::SeqCst);
@@ -164,7 +164,12 @@ fn target(cfg: &Config, resolved: &Path, from_s3: Option<&S3Uri>) -> Result<Targ
 /// A GeoTIFF for S3 starts its upload now, to send parts while it is
 /// written (other formats are written whole, then converted: they go up
 /// at the commit).
-fn stream_for(target: &Target, spec: &JobSpec, staged: &Path) -> Result<Option<Stream>, Error> {
+fn stream_for(
+    target: &Target,
+    spec: &JobSpec,
+    staged: &Path,
+    ctx: &crate::engine::job::JobCtx,
+) -> Result<Option<Stream>, Error> {
     let Target::S3(uri) = target else {
         return Ok(None);
     };
@@ -173,7 +178,10 @@ fn stream_for(target: &Target, spec: &JobSpec, staged: &Path) -> Result<Option<S
     }
     let name = staged.file_name().unwrap_or_default().to_string_lossy();
     let temp = format!(".{name}{}", crate::sink::temp_file::TEMP_MARKER);
-    Stream::start(uri, staged, temp)
+    let g = ctx.grid_meta();
+    let raw =
+        (g.width * g.height) as f64 * ctx.op.out_bands() as f64 * ctx.output.out_type.size() as f64;
+    Stream::start(uri, staged, temp, raw as u64)
 }
 
 /// Put the staged output at its target: a rename, or the end of an upload

@@ -37,13 +37,16 @@ use crate::error::{transient, Error, Kind};
 /// Bytes per part (S3 wants at least 5 MiB for every part but the last).
 const PART: u64 = 16 << 20;
 
-/// [`PART`], or `TILERUN_TEST_S3_PART_BYTES` (a test hook: small parts
-/// against a moto told to accept them, so a small output streams many).
-fn part_size() -> u64 {
-    std::env::var("TILERUN_TEST_S3_PART_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(PART)
+/// [`PART`], or larger for an output that could need more than 9,000
+/// parts (S3 takes 10,000) when it does not compress (`size_hint`, its
+/// uncompressed bytes); `TILERUN_TEST_S3_PART_BYTES` overrides it (a test
+/// hook: small parts against a moto told to accept them).
+fn part_size(size_hint: u64) -> u64 {
+    let test = std::env::var("TILERUN_TEST_S3_PART_BYTES").ok();
+    if let Some(n) = test.and_then(|v| v.parse().ok()) {
+        return n;
+    }
+    PART.max(size_hint.div_ceil(9_000).next_multiple_of(1 << 20))
 }
 /// How long a signed request stays valid.
 const SIGNED_FOR: Duration = Duration::from_secs(3600);
@@ -55,6 +58,8 @@ struct Store {
     agent: ureq::Agent,
     key: String,
     upload_id: String,
+    /// Bytes per part, the same for the follower and the commit.
+    part: u64,
 }
 
 /// A part sent while the file was being written.
@@ -230,7 +235,12 @@ impl Stream {
     /// `staged`: first the engine's temp file beside it (the name starting
     /// with `temp_prefix`), then `staged` itself. None when the credentials
     /// are not in the environment (GDAL uploads after the write).
-    pub fn start(uri: &S3Uri, staged: &Path, temp_prefix: String) -> Result<Option<Stream>, Error> {
+    pub fn start(
+        uri: &S3Uri,
+        staged: &Path,
+        temp_prefix: String,
+        size_hint: u64,
+    ) -> Result<Option<Stream>, Error> {
         let fail = |e: String| transient(format!("{uri}: starting the upload: {e}"));
         let Some((bucket, creds)) = bucket(&uri.bucket).map_err(fail)? else {
             return Ok(None);
@@ -247,6 +257,7 @@ impl Stream {
             creds,
             agent,
             key: uri.key.clone(),
+            part: part_size(size_hint),
         });
         let finished = Arc::new(AtomicBool::new(false));
         let (s, f, staged) = (
@@ -314,7 +325,7 @@ impl Stream {
             }
         };
         pace()?;
-        let part = part_size();
+        let part = self.store.part;
         let first = read(0, part.min(len))?;
         let mut etags = vec![self.store.put_part(1, &first).map_err(fail)?];
         let mut resent = 0;
@@ -394,7 +405,7 @@ fn follow(
 ) -> Result<Vec<Part>, String> {
     let mut file = None;
     let mut parts: Vec<Part> = Vec::new();
-    let part = part_size();
+    let part = store.part;
     loop {
         let last_look = finished.load(Ordering::SeqCst);
         if last_look {
@@ -420,5 +431,27 @@ fn follow(
             }
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_grow_so_an_output_never_needs_more_than_9000() {
+        assert_eq!(part_size(0), PART);
+        assert_eq!(part_size(100 << 30), PART);
+        let huge = 500u64 << 30;
+        let p = part_size(huge);
+        assert!(p > PART && p % (1 << 20) == 0 && huge.div_ceil(p) <= 9_000, "{p}");
+    }
+
+    #[test]
+    fn transport_errors_lose_the_signed_url() {
+        let e = "http://127.0.0.1:9/b/k?X-Amz-Credential=AKIA&X-Amz-Signature=00";
+        let r = ureq::get(e).call().unwrap_err();
+        let s = said(r);
+        assert!(!s.contains("X-Amz") && !s.contains("AKIA"), "{s}");
     }
 }
