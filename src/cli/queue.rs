@@ -85,6 +85,7 @@ pub fn run(c: &Command) -> Result<(), Error> {
                 backoff_secs: backoff_secs.unwrap_or(cfg.queue.backoff_secs),
                 poll_secs: poll_secs.unwrap_or(cfg.queue.poll_secs),
                 jobs: jobs.unwrap_or(cfg.queue.jobs),
+                store_pause_secs: cfg.queue.store_pause_secs,
             };
             q.check().map_err(|e| usage(e.replace("[queue] ", "--")))?;
             let mut cfg = cfg;

@@ -27,6 +27,10 @@ pub struct QueueConfig {
     pub poll_secs: f64,
     /// Jobs one worker process runs at once, sharing its engine threads.
     pub jobs: usize,
+    /// After a job could not reach its object store, the slot claims
+    /// nothing until the store answers, for at most this long (then it
+    /// claims again: a deleted bucket must not stop a worker for good).
+    pub store_pause_secs: f64,
 }
 
 impl Default for QueueConfig {
@@ -38,6 +42,7 @@ impl Default for QueueConfig {
             backoff_secs: 5.0,
             poll_secs: 5.0,
             jobs: 2,
+            store_pause_secs: 120.0,
         }
     }
 }
@@ -49,6 +54,7 @@ impl QueueConfig {
             ("lease_secs", self.lease_secs),
             ("backoff_secs", self.backoff_secs),
             ("poll_secs", self.poll_secs),
+            ("store_pause_secs", self.store_pause_secs),
         ];
         for (key, v) in positive {
             if !(v.is_finite() && v > 0.0 && v < 1e7) {

@@ -184,8 +184,9 @@ fn stream_for(
     Stream::start(uri, staged, temp, raw as u64)
 }
 
-/// Put the staged output at its target: a rename, or the end of an upload
-/// (which a raised `stop` aborts).
+/// Put the staged output at its target: a rename, the completion of an
+/// upload whose parts are all sent, or a whole upload through GDAL (which
+/// a raised `stop` aborts).
 pub fn place(
     staged: &Path,
     target: &Target,
@@ -197,7 +198,7 @@ pub fn place(
         (Target::S3(u), s) => {
             match s {
                 Some(s) => {
-                    let sent = s.finish(staged, stop)?;
+                    let sent = s.complete()?;
                     tracing::info!(output = %u, parts = sent.parts, early = sent.early,
                         resent = sent.resent, "uploaded in {} parts, {} of them while writing",
                         sent.parts, sent.early);

@@ -9,7 +9,11 @@
 //! the other jobs wait, pending, and run when the store is back. A store
 //! that answers while one job still fails (a single missing or broken
 //! object) does not pause anything: that job's own retries and
-//! `max_attempts` decide.
+//! `max_attempts` decide. The pause has a limit (`[queue]
+//! store_pause_secs`, 2 minutes by default): a bucket that will never
+//! answer (deleted, no permission to list it) must not stop the worker for
+//! good; its jobs then spend their attempts at that pace and end `dead`
+//! with the reason.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -33,9 +37,10 @@ pub fn buckets(members: &[String], cfg: &Config) -> Vec<String> {
     found
 }
 
-/// Return once every bucket in `buckets` answers, or `stop` is raised.
-/// Probes back off from 1 s to 30 s; the pause and its end are logged.
-pub fn wait_until_reachable(buckets: &[String], stop: &AtomicBool) {
+/// Return once every bucket in `buckets` answers, `limit` has passed, or
+/// `stop` is raised. Probes back off from 1 s to 30 s; the pause and its
+/// end are logged.
+pub fn wait_until_reachable(buckets: &[String], limit: Duration, stop: &AtomicBool) {
     let down = |b: &&String| !s3::reachable(b);
     let Some(first) = buckets.iter().find(down) else {
         return;
@@ -44,7 +49,13 @@ pub fn wait_until_reachable(buckets: &[String], stop: &AtomicBool) {
     let t0 = Instant::now();
     let mut delay = Duration::from_secs(1);
     loop {
-        let until = Instant::now() + delay;
+        let left = limit.saturating_sub(t0.elapsed());
+        if left.is_zero() {
+            tracing::warn!(bucket = %first, "s3://{first} still cannot be reached after {} s: \
+                claiming jobs again", limit.as_secs());
+            return;
+        }
+        let until = Instant::now() + delay.min(left);
         while Instant::now() < until {
             if stop.load(Ordering::SeqCst) {
                 return;

@@ -202,7 +202,8 @@ impl Worker {
         };
         if matches!(outcome, "retry" | "dead") {
             let buckets = super::store::buckets(&j.members, &self.cfg);
-            super::store::wait_until_reachable(&buckets, &self.stop);
+            let limit = Duration::from_secs_f64(self.q.store_pause_secs);
+            super::store::wait_until_reachable(&buckets, limit, &self.stop);
         }
         let n = self.busy.fetch_sub(1, Ordering::SeqCst) - 1;
         if let Some(m) = metrics {
@@ -224,7 +225,13 @@ impl Worker {
         let output = s.target.to_string();
         let t_commit = Instant::now();
         let mut placed = false;
+        // An S3 upload's parts all go up before the row is locked (the
+        // heartbeat keeps renewing meanwhile); only its completion, the
+        // moment the key appears, is inside the fenced transaction.
         let mut stream = s.stream.take();
+        if let Some(st) = stream.as_mut() {
+            st.send_rest(&s.staged, &self.stop)?;
+        }
         let never = AtomicBool::new(false);
         let res = self.db.run(&never, |c| {
             let mut tx = c.transaction()?;

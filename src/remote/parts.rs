@@ -48,8 +48,19 @@ fn part_size(size_hint: u64) -> u64 {
     }
     PART.max(size_hint.div_ceil(9_000).next_multiple_of(1 << 20))
 }
-/// How long a signed request stays valid.
-const SIGNED_FOR: Duration = Duration::from_secs(3600);
+/// How long a signed request stays valid: it is signed just before it is
+/// sent, so this only needs to outlast one request.
+const SIGNED_FOR: Duration = Duration::from_secs(900);
+
+/// ureq logs every request's URL at debug and trace level, and a signed
+/// URL carries the access key id, session token and signature: keep its
+/// logs at info whatever `-v` or `RUST_LOG` asks for.
+pub fn quiet_http(f: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
+    ["ureq=info", "ureq_proto=info"]
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(f, |f, d| f.add_directive(d))
+}
 
 /// What an upload needs: where, as whom, and a connection pool.
 struct Store {
@@ -82,8 +93,12 @@ pub struct Stream {
     uri: String,
     finished: Arc<AtomicBool>,
     follower: Option<JoinHandle<Result<Vec<Part>, String>>>,
+    /// Every part's ETag, in order, once all are sent.
+    ready: Option<Ready>,
     completed: bool,
 }
+
+type Ready = (Vec<String>, Sent);
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -102,11 +117,17 @@ fn bucket(name: &str) -> Result<Option<(Bucket, Credentials)>, String> {
     if env("AWS_NO_SIGN_REQUEST").is_some_and(|v| !false_like(&v)) {
         return Ok(None);
     }
-    let Some(creds) = Credentials::from_env() else {
+    // Empty counts as unset, as in GDAL.
+    let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) else {
         return Ok(None);
     };
-    let region = env("AWS_REGION")
-        .or_else(|| env("AWS_DEFAULT_REGION"))
+    let creds = match env("AWS_SESSION_TOKEN") {
+        Some(token) => Credentials::new_with_token(key, secret, token),
+        None => Credentials::new(key, secret),
+    };
+    // GDAL's order: AWS_DEFAULT_REGION, then AWS_REGION.
+    let region = env("AWS_DEFAULT_REGION")
+        .or_else(|| env("AWS_REGION"))
         .unwrap_or_else(|| "us-east-1".into());
     let https = !env("AWS_HTTPS").is_some_and(|v| false_like(&v));
     let host = env("AWS_S3_ENDPOINT").unwrap_or_else(|| format!("s3.{region}.amazonaws.com"));
@@ -153,7 +174,9 @@ fn agent() -> Result<ureq::Agent, String> {
     Ok(ureq::Agent::config_builder()
         .tls_config(tls()?)
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(600)))
+        // A dead endpoint fails fast; a part (16 MiB) gets two minutes.
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_global(Some(Duration::from_secs(120)))
         .build()
         .into())
 }
@@ -274,35 +297,53 @@ impl Stream {
             uri: uri.to_string(),
             finished,
             follower: Some(follower),
+            ready: None,
             completed: false,
         }))
     }
 
-    /// The file is final at `staged`: check and send what is left, then
-    /// complete the upload (the key appears now). A raised `stop` between
-    /// parts ends it as Interrupted; any failure leaves no key (the drop
-    /// aborts the upload).
-    pub fn finish(mut self, staged: &Path, stop: &AtomicBool) -> Result<Sent, Error> {
-        let sent = self.send_rest(staged, stop);
-        if sent.is_ok() {
-            self.completed = true;
-            return sent;
-        }
-        // Abort here rather than in the drop, so the error says how it went.
-        self.completed = true;
-        sent.map_err(|mut e| {
-            e.msg += match self.store.abort() {
-                Ok(()) => "; the partial upload was aborted".to_string(),
-                Err(a) => format!("; aborting the partial upload failed too ({a})"),
+    /// The file is final at `staged`: check the parts sent early and send
+    /// what is left, all but the completion (the commit's, see
+    /// [`Stream::complete`]). A raised `stop` between parts ends it as
+    /// Interrupted; on any failure the upload is aborted and the error
+    /// says so.
+    pub fn send_rest(&mut self, staged: &Path, stop: &AtomicBool) -> Result<(), Error> {
+        match self.send_rest_inner(staged, stop) {
+            Ok(ready) => {
+                self.ready = Some(ready);
+                Ok(())
             }
-            .as_str();
-            e
-        })
+            Err(mut e) => {
+                self.completed = true;
+                e.msg += &match self.store.abort() {
+                    Ok(()) => "; the partial upload was aborted".to_string(),
+                    Err(a) => format!("; aborting the partial upload failed too ({a})"),
+                };
+                Err(e)
+            }
+        }
     }
 
-    fn send_rest(&mut self, staged: &Path, stop: &AtomicBool) -> Result<Sent, Error> {
+    /// Complete the upload: the key appears now. Called inside the
+    /// commit's transaction, after the job is marked done there, so the
+    /// database's COMMIT is the only step left once the key exists.
+    pub fn complete(mut self) -> Result<Sent, Error> {
+        let Some((etags, sent)) = self.ready.take() else {
+            return Err(transient(format!("{}: nothing sent yet", self.uri)));
+        };
+        let r = self.store.complete(&etags);
+        self.completed = r.is_ok();
+        r.map(|()| sent)
+            .map_err(|e| transient(format!("{}: completing the upload: {e}", self.uri)))
+    }
+
+    fn send_rest_inner(&mut self, staged: &Path, stop: &AtomicBool) -> Result<Ready, Error> {
         let uri = self.uri.clone();
-        let fail = |e: String| transient(format!("{uri}: uploading: {e}"));
+        // A request cut short by a stop is the stop's, not the store's.
+        let fail = |e: String| match stop.load(Ordering::SeqCst) {
+            true => Error::new(Kind::Interrupted, format!("{uri}: upload stopped ({e})")),
+            false => transient(format!("{uri}: uploading: {e}")),
+        };
         self.finished.store(true, Ordering::SeqCst);
         let early = match self.follower.take().map(|h| h.join()) {
             Some(Ok(r)) => r.map_err(fail)?,
@@ -353,12 +394,12 @@ impl Stream {
             etags.push(self.store.put_part(number, &read(at, n)?).map_err(fail)?);
             at += n;
         }
-        self.store.complete(&etags).map_err(fail)?;
-        Ok(Sent {
+        let sent = Sent {
             parts: etags.len(),
             early: early.len() - resent,
             resent,
-        })
+        };
+        Ok((etags, sent))
     }
 }
 
@@ -388,7 +429,12 @@ fn find(staged: &Path, temp: &str) -> Option<File> {
     let found: Option<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with(temp))
+        .find(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            // Not a sidecar GDAL may write beside it (`.aux.xml`, `.msk`).
+            n.starts_with(temp) && n.ends_with(".tif")
+        })
         .map(|e| e.path());
     found
         .and_then(|p| File::open(p).ok())
@@ -420,7 +466,18 @@ fn follow(
             while at + part <= len && !finished.load(Ordering::SeqCst) {
                 let bytes = read_at(f, at, part).map_err(|e| e.to_string())?;
                 let number = u16::try_from(parts.len() + 2).map_err(|e| e.to_string())?;
-                let etag = store.put_part(number, &bytes)?;
+                let etag = match store.put_part(number, &bytes) {
+                    Ok(etag) => etag,
+                    Err(e) => {
+                        // The commit sends the rest (and retries then).
+                        tracing::warn!(
+                            "{}: part {number} failed while writing ({e}); \
+                            the rest goes up at the commit",
+                            store.key
+                        );
+                        return Ok(parts);
+                    }
+                };
                 parts.push(Part {
                     number,
                     at,
@@ -444,14 +501,17 @@ mod tests {
         assert_eq!(part_size(100 << 30), PART);
         let huge = 500u64 << 30;
         let p = part_size(huge);
-        assert!(p > PART && p % (1 << 20) == 0 && huge.div_ceil(p) <= 9_000, "{p}");
+        assert!(
+            p > PART && p.is_multiple_of(1 << 20) && huge.div_ceil(p) <= 9_000,
+            "{p}"
+        );
     }
 
     #[test]
     fn transport_errors_lose_the_signed_url() {
-        let e = "http://127.0.0.1:9/b/k?X-Amz-Credential=AKIA&X-Amz-Signature=00";
-        let r = ureq::get(e).call().unwrap_err();
-        let s = said(r);
+        let url = "http://127.0.0.1:9/b/k?X-Amz-Credential=AKIA&X-Amz-Signature=00";
+        let s = said(ureq::Error::BadUri(url.into()));
         assert!(!s.contains("X-Amz") && !s.contains("AKIA"), "{s}");
+        assert_eq!(s, "bad uri:");
     }
 }

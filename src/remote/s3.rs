@@ -49,7 +49,13 @@ impl S3Uri {
                 "bucket names are 3-63 characters of a-z, 0-9, '-' and '.'",
             ));
         }
-        if key.is_empty() || key.ends_with('/') || key.split('/').any(|p| p == ".." || p == ".") {
+        // No empty segment either: `//k` would be another key to GDAL than
+        // to an HTTP client resolving it as a URL path.
+        if key.is_empty()
+            || key
+                .split('/')
+                .any(|p| p.is_empty() || p == ".." || p == ".")
+        {
             return Err(bad("the key must name an object"));
         }
         if key.bytes().any(|b| b.is_ascii_control()) {
@@ -323,6 +329,8 @@ mod tests {
             "http://bkt/k",
             "s3:/bkt/k",
             "S3://bkt/k",
+            "s3://bkt//k",
+            "s3://bkt/a//k",
         ] {
             let e = S3Uri::parse(bad).unwrap_err();
             assert_eq!(e.kind, crate::error::Kind::Usage, "{bad}");

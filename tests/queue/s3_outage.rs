@@ -116,3 +116,37 @@ fn a_store_outage_pauses_claims_and_costs_no_job() {
     assert!(outcomes(&w, "dead").is_empty(), "{}", w.text());
     assert_eq!(outcomes(&w, "done").len(), 4, "{}", w.text());
 }
+
+/// A store that never comes back (here: gone for good) must not stop the
+/// worker for good either: the pause ends after `store_pause_secs`, and
+/// the job spends its attempts at that pace and ends `dead`, keeping the
+/// reason.
+#[test]
+fn an_unreachable_store_is_retried_then_dead_with_the_reason() {
+    let moto = Moto::start();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let site = Site::new("max_attempts = 2\nstore_pause_secs = 1");
+    let input = site.inputs(1).remove(0);
+    moto.put("/tiles/in/a.tif", &input);
+    let env = moto.env();
+    Run(with_env(
+        site.cmd(&["submit", "--recipe", "ndvi", "s3://tiles/in/a.tif"]),
+        &moto,
+    )
+    .output()
+    .unwrap())
+    .ok();
+    drop(moto);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut w = site.worker(&env);
+    wait_until(60, "the job to be dead", || site.pg.count("dead") == 1);
+    w.stop();
+    assert!(w.text().contains("still cannot be reached"), "{}", w.text());
+    let (retry, dead) = (outcomes(&w, "retry"), outcomes(&w, "dead"));
+    assert_eq!((retry.len(), dead.len()), (1, 1), "{}", w.text());
+    let cause = dead[0]["cause"].as_str().unwrap();
+    assert!(cause.contains("cannot be reached"), "{cause}");
+    let st = site.status();
+    assert_eq!(st["recent_failures"][0]["state"], "dead");
+    assert_eq!(st["recent_failures"][0]["attempts"], 2);
+}
