@@ -178,9 +178,10 @@ fn stream_for(
     }
     let name = staged.file_name().unwrap_or_default().to_string_lossy();
     let temp = format!(".{name}{}", crate::sink::temp_file::TEMP_MARKER);
+    // Its size if nothing compressed, with a full pyramid (+1/3).
     let g = ctx.grid_meta();
-    let raw =
-        (g.width * g.height) as f64 * ctx.op.out_bands() as f64 * ctx.output.out_type.size() as f64;
+    let px = (g.width * g.height) as f64 * ctx.op.out_bands() as f64;
+    let raw = px * ctx.output.out_type.size() as f64 * 4.0 / 3.0;
     Stream::start(uri, staged, temp, raw as u64)
 }
 
