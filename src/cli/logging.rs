@@ -12,7 +12,7 @@ pub fn init(verbose: u8, format: LogFormat) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let filter = crate::remote::parts::quiet_http(filter);
+    let filter = crate::remote::client::quiet_http(filter);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

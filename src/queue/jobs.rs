@@ -28,6 +28,9 @@ pub struct Claimed {
     pub token: String,
     /// The previous holder's host when the claim took over an expired lease.
     pub reclaimed_from: Option<String>,
+    /// Multipart uploads earlier runs opened and did not close (see
+    /// `super::uploads`).
+    pub stale_uploads: Vec<String>,
 }
 
 impl Claimed {
@@ -134,7 +137,7 @@ pub fn claim(
          FROM c WHERE j.id = c.id
          RETURNING j.id, j.input, j.recipe, j.attempts, j.lease_token::text,
                    CASE WHEN c.was = 'running' THEN c.was_host END,
-                   coalesce(j.members, ARRAY[j.input]), j.set_key",
+                   coalesce(j.members, ARRAY[j.input]), j.set_key, j.uploads",
         &[&host, &lease_secs, &max_attempts],
     )?;
     Ok(row.map(|r| Claimed {
@@ -146,6 +149,7 @@ pub fn claim(
         attempts: r.get(3),
         token: r.get(4),
         reclaimed_from: r.get(5),
+        stale_uploads: r.get(8),
     }))
 }
 
@@ -216,7 +220,7 @@ pub fn mark_done(
 ) -> Result<(), postgres::Error> {
     tx.execute(
         "UPDATE tilerun.jobs SET state = 'done', output = $2, last_error = NULL,
-             lease_token = NULL, lease_expires = NULL,
+             lease_token = NULL, lease_expires = NULL, uploads = '{}',
              finished_at = clock_timestamp(), updated_at = clock_timestamp()
          WHERE id = $1",
         &[&id, &output],
@@ -320,4 +324,34 @@ pub fn states(
         &[&ids],
     )?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Note a multipart upload this run opened; false if the lease is gone.
+pub fn record_upload(
+    c: &mut impl GenericClient,
+    id: i64,
+    token: &str,
+    handle: &str,
+) -> Result<bool, postgres::Error> {
+    let n = c.execute(
+        "UPDATE tilerun.jobs SET uploads = array_append(uploads, $3)
+         WHERE id = $1 AND lease_token::text = $2 AND state = 'running'",
+        &[&id, &token, &handle],
+    )?;
+    Ok(n == 1)
+}
+
+/// Forget uploads that were completed or aborted.
+pub fn forget_uploads(
+    c: &mut impl GenericClient,
+    id: i64,
+    handles: &[String],
+) -> Result<(), postgres::Error> {
+    c.execute(
+        "UPDATE tilerun.jobs SET uploads = ARRAY(SELECT u FROM unnest(uploads) u
+                                                 WHERE u <> ALL($2))
+         WHERE id = $1",
+        &[&id, &handles],
+    )
+    .map(|_| ())
 }

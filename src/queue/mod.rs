@@ -13,7 +13,8 @@
 //! `schema` (versioned tables), `jobs` (every statement), `stage` (staged
 //! outputs and their placing), `run` (one job on the engine), `heartbeat`
 //! (lease renewal), `worker` (the loop), `store` (pausing claims while an
-//! object store is down), `admin` (submit, requeue,
+//! object store is down), `uploads` (aborting those a killed run left
+//! open), `admin` (submit, requeue,
 //! cancel), `status`.
 
 pub mod admin;
@@ -27,6 +28,7 @@ pub mod stage;
 pub mod status;
 pub mod store;
 pub mod tls;
+pub mod uploads;
 pub mod worker;
 
 pub use db::Db;

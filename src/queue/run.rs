@@ -56,7 +56,8 @@ pub fn scratch_for(scratch: &Path, j: &Claimed) -> PathBuf {
     scratch.join(format!("job{}-{short}", j.id))
 }
 
-/// Run the job, its output written under the staged name.
+/// Run the job, its output written under the staged name. `record` notes
+/// an S3 upload in the job's row before its first part goes up.
 pub fn run(
     engine: &Engine,
     cfg: &Config,
@@ -64,6 +65,7 @@ pub fn run(
     j: &Claimed,
     cancel: &Arc<AtomicBool>,
     stop: &AtomicBool,
+    record: &mut dyn FnMut(&str) -> Result<(), Error>,
 ) -> Result<Staged, Error> {
     let scratch = scratch_for(scratch, j);
     let t0 = std::time::Instant::now();
@@ -93,6 +95,9 @@ pub fn run(
     }
     let ctx = prepared.ctx;
     let stream = stream_for(&target, &spec, &staged, &ctx)?;
+    if let Some(s) = &stream {
+        record(&s.handle())?;
+    }
     let outcome = engine.run(&ctx, &prepared.outcome, || {
         if stop.load(Ordering::SeqCst) {
             cancel.store(true, Ordering::SeqCst);

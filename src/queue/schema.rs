@@ -46,6 +46,11 @@ CREATE INDEX jobs_finished ON tilerun.jobs (finished_at) WHERE state IN ('failed
     r#"
 ALTER TABLE tilerun.jobs ADD COLUMN members text[], ADD COLUMN set_key text;
 "#,
+    // 3: multipart uploads a run opened ("bucket\nkey\nupload id"), so the
+    // next run can abort those of a run that was killed.
+    r#"
+ALTER TABLE tilerun.jobs ADD COLUMN uploads text[] NOT NULL DEFAULT '{}';
+"#,
 ];
 
 /// The schema version this binary writes.

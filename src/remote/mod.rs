@@ -8,5 +8,6 @@
 //! the commit. Only URIs tilerun parsed itself become `/vsis3/` paths: the
 //! input stage still refuses any `/vsi…` path it is given.
 
+pub mod client;
 pub mod parts;
 pub mod s3;

@@ -29,8 +29,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
-
+use super::client::Store;
 use super::s3::S3Uri;
 use crate::error::{transient, Error, Kind};
 
@@ -48,31 +47,6 @@ fn part_size(size_hint: u64) -> u64 {
     }
     PART.max(size_hint.div_ceil(9_000).next_multiple_of(1 << 20))
 }
-/// How long a signed request stays valid: it is signed just before it is
-/// sent, so this only needs to outlast one request.
-const SIGNED_FOR: Duration = Duration::from_secs(900);
-
-/// ureq logs every request's URL at debug and trace level, and a signed
-/// URL carries the access key id, session token and signature: keep its
-/// logs at info whatever `-v` or `RUST_LOG` asks for.
-pub fn quiet_http(f: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
-    ["ureq=info", "ureq_proto=info"]
-        .iter()
-        .filter_map(|d| d.parse().ok())
-        .fold(f, |f, d| f.add_directive(d))
-}
-
-/// What an upload needs: where, as whom, and a connection pool.
-struct Store {
-    bucket: Bucket,
-    creds: Credentials,
-    agent: ureq::Agent,
-    key: String,
-    upload_id: String,
-    /// Bytes per part, the same for the follower and the commit.
-    part: u64,
-}
-
 /// A part sent while the file was being written.
 struct Part {
     number: u16,
@@ -93,159 +67,14 @@ pub struct Stream {
     uri: String,
     finished: Arc<AtomicBool>,
     follower: Option<JoinHandle<Result<Vec<Part>, String>>>,
+    /// Bytes per part, the same for the follower and the commit.
+    part: u64,
     /// Every part's ETag, in order, once all are sent.
     ready: Option<Ready>,
     completed: bool,
 }
 
 type Ready = (Vec<String>, Sent);
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-fn false_like(v: &str) -> bool {
-    matches!(
-        v.to_ascii_uppercase().as_str(),
-        "NO" | "FALSE" | "OFF" | "0"
-    )
-}
-
-/// The bucket as GDAL's `/vsis3/` would address it, from the same
-/// `AWS_*` settings; None when the credentials are not in the environment.
-fn bucket(name: &str) -> Result<Option<(Bucket, Credentials)>, String> {
-    if env("AWS_NO_SIGN_REQUEST").is_some_and(|v| !false_like(&v)) {
-        return Ok(None);
-    }
-    // Empty counts as unset, as in GDAL.
-    let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) else {
-        return Ok(None);
-    };
-    let creds = match env("AWS_SESSION_TOKEN") {
-        Some(token) => Credentials::new_with_token(key, secret, token),
-        None => Credentials::new(key, secret),
-    };
-    // GDAL's order: AWS_DEFAULT_REGION, then AWS_REGION.
-    let region = env("AWS_DEFAULT_REGION")
-        .or_else(|| env("AWS_REGION"))
-        .unwrap_or_else(|| "us-east-1".into());
-    let https = !env("AWS_HTTPS").is_some_and(|v| false_like(&v));
-    let host = env("AWS_S3_ENDPOINT").unwrap_or_else(|| format!("s3.{region}.amazonaws.com"));
-    let url = match host.contains("://") {
-        true => host,
-        false => format!("{}://{host}", if https { "https" } else { "http" }),
-    };
-    let virtual_host = !env("AWS_VIRTUAL_HOSTING").is_some_and(|v| false_like(&v));
-    let style = match virtual_host && !name.contains('.') {
-        true => UrlStyle::VirtualHost,
-        false => UrlStyle::Path,
-    };
-    let url = url.parse().map_err(|e| format!("AWS_S3_ENDPOINT: {e}"))?;
-    let b = Bucket::new(url, style, name.to_string(), region).map_err(|e| e.to_string())?;
-    Ok(Some((b, creds)))
-}
-
-/// TLS as GDAL (through curl) does it: `GDAL_HTTP_UNSAFESSL` turns
-/// checking off; the CA bundle is `CURL_CA_BUNDLE` or `SSL_CERT_FILE`,
-/// else the system's store (OpenSSL's, as native-tls uses it).
-fn tls() -> Result<ureq::tls::TlsConfig, String> {
-    use ureq::tls::{PemItem, RootCerts, TlsConfig, TlsProvider};
-    let b = TlsConfig::builder().provider(TlsProvider::NativeTls);
-    if env("GDAL_HTTP_UNSAFESSL").is_some_and(|v| !false_like(&v)) {
-        return Ok(b.disable_verification(true).build());
-    }
-    let Some(path) = env("CURL_CA_BUNDLE").or_else(|| env("SSL_CERT_FILE")) else {
-        return Ok(b.root_certs(RootCerts::PlatformVerifier).build());
-    };
-    let pem = std::fs::read(&path).map_err(|e| format!("CA bundle {path}: {e}"))?;
-    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-        .filter_map(|i| match i {
-            Ok(PemItem::Certificate(c)) => Some(c),
-            _ => None,
-        })
-        .collect();
-    if certs.is_empty() {
-        return Err(format!("CA bundle {path}: no certificate in it"));
-    }
-    Ok(b.root_certs(RootCerts::new_with_certs(&certs)).build())
-}
-
-fn agent() -> Result<ureq::Agent, String> {
-    Ok(ureq::Agent::config_builder()
-        .tls_config(tls()?)
-        .http_status_as_error(false)
-        // A dead endpoint fails fast; a part (16 MiB) gets two minutes.
-        .timeout_connect(Some(Duration::from_secs(10)))
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into())
-}
-
-/// A transport error without the signed URL (which names the access key).
-fn said(e: ureq::Error) -> String {
-    let s = e.to_string();
-    match s.find("http") {
-        Some(i) => s[..i].trim_end().to_string(),
-        None => s,
-    }
-}
-
-/// Fail unless `r` is a 2xx; S3's own message (its `<Message>`) if any.
-fn check(what: &str, mut r: ureq::http::Response<ureq::Body>) -> Result<String, String> {
-    let status = r.status();
-    let body = r.body_mut().read_to_string().unwrap_or_default();
-    // CompleteMultipartUpload can fail with 200 and an <Error> body.
-    if status.is_success() && !body.contains("<Error>") {
-        return Ok(body);
-    }
-    let msg = body
-        .split_once("<Message>")
-        .and_then(|(_, m)| m.split_once("</Message>"))
-        .map_or("", |(m, _)| m);
-    Err(format!("{what}: HTTP {} {msg}", status.as_u16()))
-}
-
-impl Store {
-    fn put_part(&self, number: u16, bytes: &[u8]) -> Result<String, String> {
-        let a = self
-            .bucket
-            .upload_part(Some(&self.creds), &self.key, number, &self.upload_id);
-        let what = format!("part {number}");
-        let r = self
-            .agent
-            .put(a.sign(SIGNED_FOR).as_str())
-            .send(bytes)
-            .map_err(|e| format!("{what}: {}", said(e)))?;
-        let etag = r.headers().get("etag").and_then(|v| v.to_str().ok());
-        let etag = etag.map(str::to_string);
-        check(&what, r)?;
-        etag.ok_or_else(|| format!("{what}: no ETag in the reply"))
-    }
-
-    fn complete(&self, etags: &[String]) -> Result<(), String> {
-        let a = self.bucket.complete_multipart_upload(
-            Some(&self.creds),
-            &self.key,
-            &self.upload_id,
-            etags.iter().map(String::as_str),
-        );
-        let url = a.sign(SIGNED_FOR);
-        let r = self.agent.post(url.as_str()).send(a.body());
-        check(
-            "completing",
-            r.map_err(|e| format!("completing: {}", said(e)))?,
-        )
-        .map(|_| ())
-    }
-
-    fn abort(&self) -> Result<(), String> {
-        let a = self
-            .bucket
-            .abort_multipart_upload(Some(&self.creds), &self.key, &self.upload_id);
-        let r = self.agent.delete(a.sign(SIGNED_FOR).as_str()).call();
-        check("aborting", r.map_err(|e| format!("aborting: {}", said(e)))?).map(|_| ())
-    }
-}
 
 fn read_at(f: &File, at: u64, len: u64) -> std::io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len as usize];
@@ -265,23 +94,10 @@ impl Stream {
         size_hint: u64,
     ) -> Result<Option<Stream>, Error> {
         let fail = |e: String| transient(format!("{uri}: starting the upload: {e}"));
-        let Some((bucket, creds)) = bucket(&uri.bucket).map_err(fail)? else {
+        let Some(store) = Store::create(&uri.bucket, &uri.key).map_err(fail)? else {
             return Ok(None);
         };
-        let agent = agent().map_err(fail)?;
-        let a = bucket.create_multipart_upload(Some(&creds), &uri.key);
-        let r = agent.post(a.sign(SIGNED_FOR).as_str()).send_empty();
-        let body = check("starting", r.map_err(|e| fail(said(e)))?).map_err(fail)?;
-        let created = rusty_s3::actions::CreateMultipartUpload::parse_response(&body)
-            .map_err(|e| fail(format!("unreadable reply: {e}")))?;
-        let store = Arc::new(Store {
-            upload_id: created.upload_id().to_string(),
-            bucket,
-            creds,
-            agent,
-            key: uri.key.clone(),
-            part: part_size(size_hint),
-        });
+        let (store, part) = (Arc::new(store), part_size(size_hint));
         let finished = Arc::new(AtomicBool::new(false));
         let (s, f, staged) = (
             Arc::clone(&store),
@@ -290,16 +106,24 @@ impl Stream {
         );
         let follower = std::thread::Builder::new()
             .name("tilerun-upload".into())
-            .spawn(move || follow(&s, &staged, &temp_prefix, &f))
+            .spawn(move || follow(&s, part, &staged, &temp_prefix, &f))
             .map_err(|e| fail(e.to_string()))?;
         Ok(Some(Stream {
             store,
             uri: uri.to_string(),
             finished,
             follower: Some(follower),
+            part,
             ready: None,
             completed: false,
         }))
+    }
+
+    /// How to find this upload again, to abort it after a crash:
+    /// "bucket\nkey\nupload id" (keys hold no control characters).
+    pub fn handle(&self) -> String {
+        let s = &self.store;
+        format!("{}\n{}\n{}", s.bucket_name(), s.key, s.upload_id)
     }
 
     /// The file is final at `staged`: check the parts sent early and send
@@ -366,7 +190,7 @@ impl Stream {
             }
         };
         pace()?;
-        let part = self.store.part;
+        let part = self.part;
         let first = read(0, part.min(len))?;
         let mut etags = vec![self.store.put_part(1, &first).map_err(fail)?];
         let mut resent = 0;
@@ -421,6 +245,22 @@ impl Drop for Stream {
     }
 }
 
+/// Abort the upload a [`Stream::handle`] names (one a killed run left
+/// open). An upload already gone (completed, aborted) counts as done.
+pub fn abort_handle(handle: &str) -> Result<(), String> {
+    let mut it = handle.splitn(3, '\n');
+    let (Some(bucket_name), Some(key), Some(upload_id)) = (it.next(), it.next(), it.next()) else {
+        return Err(format!("unreadable upload handle {handle:?}"));
+    };
+    let Some(store) = Store::existing(bucket_name, key, upload_id)? else {
+        return Err("the S3 credentials are not in the AWS_* variables".into());
+    };
+    match store.abort() {
+        Err(e) if e.contains("HTTP 404") => Ok(()),
+        r => r,
+    }
+}
+
 /// The file the engine is writing for `staged`: its temp name, or
 /// `staged` once renamed. An open handle follows the file through that
 /// rename.
@@ -445,13 +285,13 @@ fn find(staged: &Path, temp: &str) -> Option<File> {
 /// writer is done; returns what went up.
 fn follow(
     store: &Store,
+    part: u64,
     staged: &Path,
     temp: &str,
     finished: &AtomicBool,
 ) -> Result<Vec<Part>, String> {
     let mut file = None;
     let mut parts: Vec<Part> = Vec::new();
-    let part = store.part;
     loop {
         let last_look = finished.load(Ordering::SeqCst);
         if last_look {
@@ -505,13 +345,5 @@ mod tests {
             p > PART && p.is_multiple_of(1 << 20) && huge.div_ceil(p) <= 9_000,
             "{p}"
         );
-    }
-
-    #[test]
-    fn transport_errors_lose_the_signed_url() {
-        let url = "http://127.0.0.1:9/b/k?X-Amz-Credential=AKIA&X-Amz-Signature=00";
-        let s = said(ureq::Error::BadUri(url.into()));
-        assert!(!s.contains("X-Amz") && !s.contains("AKIA"), "{s}");
-        assert_eq!(s, "bad uri:");
     }
 }

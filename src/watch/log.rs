@@ -22,7 +22,7 @@ pub fn init(verbose: u8, format: LogFormat) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let filter = crate::remote::parts::quiet_http(filter);
+    let filter = crate::remote::client::quiet_http(filter);
     let journald = (format == LogFormat::Text && stderr_is_journal())
         .then(|| tracing_journald::layer().ok())
         .flatten()

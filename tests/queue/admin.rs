@@ -247,7 +247,7 @@ fn workers_starting_at_once_create_the_schema_once() {
     assert_eq!(
         site.pg
             .sql("SELECT count(*), max(version) FROM tilerun.schema_version"),
-        "1|2"
+        "1|3"
     );
 }
 

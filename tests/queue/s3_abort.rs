@@ -163,3 +163,44 @@ fn an_s3_output_is_uploaded_while_it_is_written() {
     Run(c.arg("-o").arg(&want).arg(&input).output().unwrap()).ok();
     assert_same_raster(&got, &want);
 }
+
+/// A run killed with its upload open (parts already sent) cannot abort it;
+/// the run that takes the job over does, before its own: the store is
+/// left with the one completed object and no open upload.
+#[test]
+fn the_next_run_aborts_the_upload_a_killed_run_left_open() {
+    let moto = Moto::start_small_parts();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let site = site_with("s3://tiles/out", "jobs = 1\nlease_secs = 2");
+    let input = big_input(&site.inputs);
+    let submit = site.cmd(&["submit", "--recipe", "ndvi"]);
+    Run(with_env(submit, &moto).arg(&input).output().unwrap()).ok();
+    let env = moto.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("TILERUN_TEST_S3_PART_BYTES", "16384"));
+    let mut slow = env.clone();
+    slow.push(("TILERUN_TEST_COMMIT_DELAY_MS", "60000"));
+    let mut first = site.worker(&slow);
+    first.wait_log(120, "the job to stage its output", |v| {
+        v["message"] == "staged; committing after the test delay"
+    });
+    let left = open_uploads(&moto, "tiles");
+    assert_eq!(left.len(), 1);
+    first.kill9();
+    let mut next = site.worker(&env);
+    wait_until(60, "the job done", || site.pg.count("done") == 1);
+    next.stop();
+    assert!(
+        next.text().contains("an earlier run left open"),
+        "{}",
+        next.text()
+    );
+    assert_eq!(open_uploads(&moto, "tiles"), Vec::<String>::new());
+    assert_eq!(
+        site.pg.sql("SELECT cardinality(uploads) FROM tilerun.jobs"),
+        "0"
+    );
+    let got = site.env.path("big_ndvi.tif");
+    assert!(moto.get("tiles/out/big_ndvi.tif", &got));
+    assert_same_raster(&got, &site.reference(&input));
+}

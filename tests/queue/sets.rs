@@ -192,7 +192,7 @@ fn a_version_1_database_is_migrated_and_its_rows_still_run() {
     site.run(&["status"]).ok();
     // Back to version 1's shape, with a row written by a version 1 binary.
     site.pg.sql(
-        "ALTER TABLE tilerun.jobs DROP COLUMN members, DROP COLUMN set_key;
+        "ALTER TABLE tilerun.jobs DROP COLUMN members, DROP COLUMN set_key, DROP COLUMN uploads;
          UPDATE tilerun.schema_version SET version = 1",
     );
     site.pg.sql(&format!(
@@ -204,7 +204,7 @@ fn a_version_1_database_is_migrated_and_its_rows_still_run() {
     w.stop();
     assert_eq!(
         site.pg.sql("SELECT version FROM tilerun.schema_version"),
-        "2"
+        "3"
     );
     assert_same_raster(&site.out.join("s00_ndvi.tif"), &site.reference(input));
 }
