@@ -164,6 +164,48 @@ fn an_s3_output_is_uploaded_while_it_is_written() {
     assert_same_raster(&got, &want);
 }
 
+/// A part that changed after it went up is sent again: the test changes
+/// a byte of the staged file inside the first part sent while writing
+/// (the commit is held back meanwhile), and the object must then equal
+/// the changed file, byte for byte. libtiff only appends, so this is how
+/// the check is shown to work.
+#[test]
+fn a_part_changed_after_it_went_up_is_sent_again() {
+    let moto = Moto::start_small_parts();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let site = site_with("s3://tiles/out", "jobs = 1");
+    let input = big_input(&site.inputs);
+    let submit = site.cmd(&["submit", "--recipe", "ndvi"]);
+    Run(with_env(submit, &moto).arg(&input).output().unwrap()).ok();
+    let env = moto.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("TILERUN_TEST_S3_PART_BYTES", "16384"));
+    env.push(("TILERUN_TEST_COMMIT_DELAY_MS", "3000"));
+    let mut w = site.worker(&env);
+    let staged = w.wait_log(120, "the job to stage its output", |v| {
+        v["message"] == "staged; committing after the test delay"
+    });
+    let staged = std::path::PathBuf::from(staged["staged"].as_str().unwrap());
+    let mut bytes = std::fs::read(&staged).unwrap();
+    // Part 2 (the first sent early) starts at 16 KiB.
+    bytes[16384 + 100] ^= 0xff;
+    std::fs::write(&staged, &bytes).unwrap();
+    wait_until(60, "the job done", || site.pg.count("done") == 1);
+    w.stop();
+    let sent = w
+        .logs()
+        .into_iter()
+        .find(|v| v["parts"].is_u64())
+        .unwrap_or_else(|| panic!("no upload line: {}", w.text()));
+    assert!(sent["resent"].as_u64().unwrap() >= 1, "{sent}");
+    let got = site.env.path("got.tif");
+    assert!(moto.get("tiles/out/big_ndvi.tif", &got));
+    assert!(
+        std::fs::read(&got).unwrap() == bytes,
+        "the object is not the changed file"
+    );
+}
+
 /// A run killed with its upload open (parts already sent) cannot abort it;
 /// the run that takes the job over does, before its own: the store is
 /// left with the one completed object and no open upload.
