@@ -334,14 +334,16 @@ pub fn record_upload(
     handle: &str,
 ) -> Result<bool, postgres::Error> {
     let n = c.execute(
-        "UPDATE tilerun.jobs SET uploads = array_append(uploads, $3)
+        // Idempotent: a retry after a lost reply must not add it twice.
+        "UPDATE tilerun.jobs SET uploads = CASE WHEN $3 = ANY(uploads) THEN uploads
+                                                ELSE array_append(uploads, $3) END
          WHERE id = $1 AND lease_token::text = $2 AND state = 'running'",
         &[&id, &token, &handle],
     )?;
     Ok(n == 1)
 }
 
-/// Forget uploads that were completed or aborted.
+/// Forget uploads that were aborted.
 pub fn forget_uploads(
     c: &mut impl GenericClient,
     id: i64,

@@ -4,9 +4,11 @@
 //! while the engine writes), and a store keeps, and bills, the parts of an
 //! upload until it is completed or aborted. A run that ends normally
 //! completes or aborts its own; a run that is killed (`kill -9`, a lost
-//! host) cannot. So each run notes its upload in the job's row before the
-//! first part, and the run that claims the job next aborts every upload
-//! noted there before it starts. A bucket lifecycle rule
+//! host) cannot, and a run's abort can fail (the store being down is the
+//! usual reason a run fails). So each run notes its upload in the job's
+//! row before the first part, and the run that claims the job next aborts
+//! every upload noted there before it starts (one already gone counts as
+//! aborted); the commit clears the list. A bucket lifecycle rule
 //! (`AbortIncompleteMultipartUpload`) stays the backstop for a job that is
 //! never claimed again.
 
@@ -23,6 +25,9 @@ pub fn abort_stale(db: &mut Db, j: &Claimed, stop: &AtomicBool) {
     }
     let mut gone = Vec::new();
     for h in &j.stale_uploads {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let shown = h.splitn(3, '\n').take(2).collect::<Vec<_>>().join("/");
         match crate::remote::parts::abort_handle(h) {
             Ok(()) => {
@@ -39,6 +44,9 @@ pub fn abort_stale(db: &mut Db, j: &Claimed, stop: &AtomicBool) {
             ),
         }
     }
+    if gone.is_empty() {
+        return;
+    }
     if let Err(e) = db.run(stop, |c| jobs::forget_uploads(c, j.id, &gone)) {
         tracing::warn!(job = j.id, "forgetting aborted uploads: {}", e.msg);
     }
@@ -51,15 +59,5 @@ pub fn record(db: &mut Db, j: &Claimed, handle: &str, stop: &AtomicBool) -> Resu
         Ok(true) => Ok(()),
         Ok(false) => Err(job("the lease is no longer ours")),
         Err(e) => Err(e),
-    }
-}
-
-/// Forget this run's own upload once it ended (completed or aborted).
-pub fn forget(db: &mut Db, j: &Claimed, handle: Option<String>, stop: &AtomicBool) {
-    let Some(h) = handle else { return };
-    if let Err(e) = db.run(stop, |c| {
-        jobs::forget_uploads(c, j.id, std::slice::from_ref(&h))
-    }) {
-        tracing::warn!(job = j.id, "forgetting the run's upload: {}", e.msg);
     }
 }

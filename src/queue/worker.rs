@@ -182,12 +182,8 @@ impl Worker {
         let cancel = Arc::new(AtomicBool::new(false));
         self.heartbeat.hold(j.id, &j.token, Arc::clone(&cancel));
         super::uploads::abort_stale(&mut self.db, &j, &self.stop);
-        let mut upload = None;
         let (db, stop) = (&mut self.db, &self.stop);
-        let mut record = |h: &str| {
-            upload = Some(h.to_string());
-            super::uploads::record(db, &j, h, stop)
-        };
+        let mut record = |h: &str| super::uploads::record(db, &j, h, stop);
         let res = super::run::run(
             &self.engine,
             &self.cfg,
@@ -208,7 +204,6 @@ impl Worker {
             Ok(outcome) => outcome,
             Err(e) => self.failed(&j, e, lease, t0),
         };
-        super::uploads::forget(&mut self.db, &j, upload, &self.stop);
         if matches!(outcome, "retry" | "dead") {
             let buckets = super::store::buckets(&j.members, &self.cfg);
             let limit = Duration::from_secs_f64(self.q.store_pause_secs);

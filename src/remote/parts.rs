@@ -248,8 +248,11 @@ impl Drop for Stream {
 /// Abort the upload a [`Stream::handle`] names (one a killed run left
 /// open). An upload already gone (completed, aborted) counts as done.
 pub fn abort_handle(handle: &str) -> Result<(), String> {
-    let mut it = handle.splitn(3, '\n');
-    let (Some(bucket_name), Some(key), Some(upload_id)) = (it.next(), it.next(), it.next()) else {
+    // Bucket names and upload ids hold no newline; split around the key.
+    let parts = handle
+        .split_once('\n')
+        .and_then(|(b, rest)| rest.rsplit_once('\n').map(|(k, id)| (b, k, id)));
+    let Some((bucket_name, key, upload_id)) = parts else {
         return Err(format!("unreadable upload handle {handle:?}"));
     };
     let Some(store) = Store::existing(bucket_name, key, upload_id)? else {

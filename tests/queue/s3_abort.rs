@@ -5,6 +5,7 @@
 //! in 5 MiB parts. Checked against the real moto server's own listing of
 //! open multipart uploads.
 
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::harness::outcomes;
@@ -186,10 +187,18 @@ fn a_part_changed_after_it_went_up_is_sent_again() {
         v["message"] == "staged; committing after the test delay"
     });
     let staged = std::path::PathBuf::from(staged["staged"].as_str().unwrap());
-    let mut bytes = std::fs::read(&staged).unwrap();
-    // Part 2 (the first sent early) starts at 16 KiB.
-    bytes[16384 + 100] ^= 0xff;
-    std::fs::write(&staged, &bytes).unwrap();
+    // One byte changed in place (the upload thread may still be reading
+    // the file), in part 2: the first sent early, from 16 KiB.
+    let at = 16384 + 100;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&staged)
+        .unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, at).unwrap();
+    f.write_all_at(&[b[0] ^ 0xff], at).unwrap();
+    let bytes = std::fs::read(&staged).unwrap();
     wait_until(60, "the job done", || site.pg.count("done") == 1);
     w.stop();
     let sent = w
@@ -233,15 +242,11 @@ fn the_next_run_aborts_the_upload_a_killed_run_left_open() {
     wait_until(60, "the job done", || site.pg.count("done") == 1);
     next.stop();
     assert!(
-        next.text().contains("an earlier run left open"),
+        next.text().contains("aborted the upload of"),
         "{}",
         next.text()
     );
     assert_eq!(open_uploads(&moto, "tiles"), Vec::<String>::new());
-    assert_eq!(
-        site.pg.sql("SELECT cardinality(uploads) FROM tilerun.jobs"),
-        "0"
-    );
     let got = site.env.path("big_ndvi.tif");
     assert!(moto.get("tiles/out/big_ndvi.tif", &got));
     assert_same_raster(&got, &site.reference(&input));
