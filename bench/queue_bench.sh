@@ -7,13 +7,14 @@
 # at least 1.8x one, on a 2-core box; (3) an 8192² NDVI with input and
 # output on a loopback S3 server within 1.3x of the local-file time.
 #
-# Usage: bench/queue_bench.sh [overhead] [scaling] [s3] [wake]    (default: all)
+# Usage: bench/queue_bench.sh [overhead] [scaling] [s3] [s3many] [wake]    (default: all)
 #
 # Environment:
 #   TILERUN    binary (default target/release/tilerun; built if missing)
 #   N          small jobs for the overhead run (default 500)
 #   SCALE_N    jobs for the scaling run (default 16, each a CROP² crop)
 #   CROP       side of those crops (default 2048; 4096 for Landsat-like jobs)
+#   S3_N       jobs for the s3many run (default 8, 4096² crops)
 #   JOBS       --jobs of the worker in the overhead run (default 4: as many
 #              files in flight as the daemon keeps on 2 cores, roughly)
 #   DATA       folder with scene.tif from bench/gen_inputs.py (default
@@ -33,12 +34,13 @@ PY=/usr/bin/python3
 N=${N:-500}
 SCALE_N=${SCALE_N:-16}
 CROP=${CROP:-2048}
+S3_N=${S3_N:-8}
 JOBS=${JOBS:-4}
 DATA=${DATA:-bench/data}
 MOTO=${MOTO:-.venv/moto/bin/moto_server}
 TILERUN=${TILERUN:-target/release/tilerun}
 SECTIONS=("$@")
-[ ${#SECTIONS[@]} -eq 0 ] && SECTIONS=(overhead scaling s3 wake)
+[ ${#SECTIONS[@]} -eq 0 ] && SECTIONS=(overhead scaling s3 s3many wake)
 
 [ -x "$TILERUN" ] || cargo build --release --locked >&2
 TILERUN=$(realpath "$TILERUN")
@@ -230,31 +232,75 @@ print(f"  speed-up   {t1 / t2:7.2f}x  (target >= 1.8x)")
 EOF
 }
 
-s3() {
-    ensure_scene
-    local site=$WORK/s3; rm -rf "$site"; mkdir -p "$site"/{in,out}
+# moto on a free loopback port, with bucket "bench" holding each FILE as
+# in/NAME; the AWS_* settings exported for GDAL and the workers.
+start_moto() { # log file...
+    local log=$1; shift
     local port; port=$(free_port)
-    "$MOTO" -H 127.0.0.1 -p "$port" > "$site/moto.log" 2>&1 &
+    "$MOTO" -H 127.0.0.1 -p "$port" > "$log" 2>&1 &
     SERVERS+=($!)
     until "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $port))" 2>/dev/null; do sleep 0.1; done
     export AWS_S3_ENDPOINT=127.0.0.1:$port AWS_HTTPS=NO AWS_VIRTUAL_HOSTING=FALSE \
         AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
-    "$PY" - "$DATA/scene.tif" <<'EOF'
-import sys
+    "$PY" - "$@" <<'EOF'
+import os, sys
 from osgeo import gdal
 import urllib.request
-port = __import__("os").environ["AWS_S3_ENDPOINT"].split(":")[1]
+port = os.environ["AWS_S3_ENDPOINT"].split(":")[1]
 urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/bench", method="PUT"))
-src = open(sys.argv[1], "rb")
-f = gdal.VSIFOpenL("/vsis3/bench/in/scene.tif", "wb")
-while True:
-    b = src.read(16 << 20)
-    if not b:
-        break
-    gdal.VSIFWriteL(b, 1, len(b), f)
-assert gdal.VSIFCloseL(f) == 0
+for path in sys.argv[1:]:
+    src = open(path, "rb")
+    f = gdal.VSIFOpenL(f"/vsis3/bench/in/{os.path.basename(path)}", "wb")
+    while True:
+        b = src.read(16 << 20)
+        if not b:
+            break
+        gdal.VSIFWriteL(b, 1, len(b), f)
+    assert gdal.VSIFCloseL(f) == 0
 EOF
+}
+
+# Many jobs through one worker with its default two slots, so one job's
+# transfers overlap another's computing: the queue's steady state.
+s3many() {
+    ensure_scene
+    local site=$WORK/s3many; rm -rf "$site"; mkdir -p "$site"/{in,out}
+    for i in $(seq 1 "$S3_N"); do
+        gdal_translate -q -srcwin $(( (i % 2) * 4096 )) $(( (i / 2 % 2) * 4096 )) 4096 4096 \
+            -co TILED=YES -co COMPRESS=DEFLATE -co PREDICTOR=2 "$DATA/scene.tif" "$site/in/c$i.tif"
+    done
+    start_moto "$site/moto.log" "$site"/in/*.tif
+    config "$site/local.toml" "$site/out"
+    config "$site/s3.toml" "s3://bench/out"
+    local t=()
+    for mode in local s3; do
+        sql "TRUNCATE tilerun.jobs" >/dev/null
+        rm -f "$site"/out/*
+        start_worker "$site/$mode.toml" "$site/w$mode.log"
+        if [ "$mode" = local ]; then
+            "$TILERUN" submit --config "$site/local.toml" --recipe ndvi "$site"/in/*.tif > /dev/null
+        else
+            "$TILERUN" submit --config "$site/s3.toml" --recipe ndvi 's3://bench/in/*.tif' > /dev/null
+        fi
+        wait_done "$S3_N"
+        t+=("$(span)")
+        stop_workers
+    done
+    "$PY" - "$S3_N" "${t[@]}" <<'EOF'
+import sys
+n, loc, s3 = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+print(f"s3many: {n} jobs of 4096x4096x4 UInt16 -> NDVI, one worker (default 2 slots, threads = cores)")
+print(f"  local input and output      {loc:7.2f} s  ({loc / n:.2f} s/job)")
+print(f"  S3 (moto on loopback)       {s3:7.2f} s  ({s3 / n:.2f} s/job)")
+print(f"  ratio                       {s3 / loc:7.2f}x")
+EOF
+}
+
+s3() {
+    ensure_scene
+    local site=$WORK/s3; rm -rf "$site"; mkdir -p "$site"/{in,out}
     cp "$DATA/scene.tif" "$site/in/scene.tif"
+    start_moto "$site/moto.log" "$site/in/scene.tif"
     config "$site/local.toml" "$site/out"
     config "$site/s3.toml" "s3://bench/out"
     local t=()
@@ -335,7 +381,8 @@ for s in "${SECTIONS[@]}"; do
         overhead) overhead ;;
         scaling) scaling ;;
         s3) s3 ;;
+        s3many) s3many ;;
         wake) wake ;;
-        *) echo "unknown section $s (overhead, scaling, s3, wake)" >&2; exit 2 ;;
+        *) echo "unknown section $s (overhead, scaling, s3, s3many, wake)" >&2; exit 2 ;;
     esac
 done
