@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::harness::{outcomes, Site};
 use super::pg::free_port;
 use crate::util::*;
-use crate::watch::harness::{assert_same_raster, wait_until};
+use crate::watch::harness::{assert_same_raster, wait_until, Daemon};
 
 const SECRET: &str = "moto-Secret-Key-1234";
 
@@ -181,6 +181,23 @@ pub fn site_with(output_dir: &str, queue: &str) -> Site {
     site
 }
 
+impl Moto {
+    /// `submit --recipe RECIPE WHAT` with this store's settings; must succeed.
+    pub fn submit(&self, site: &Site, recipe: &str, what: impl AsRef<std::ffi::OsStr>) {
+        let mut c = with_env(site.cmd(&["submit", "--recipe", recipe]), self);
+        Run(c.arg(what).output().unwrap()).ok();
+    }
+
+    /// A worker of `site` with this store's settings, then `extra`.
+    pub fn worker(&self, site: &Site, extra: &[(&str, &str)]) -> Daemon {
+        let env = self.env();
+        let mut env: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        env.extend_from_slice(extra);
+        site.worker(&env)
+    }
+}
+
 pub fn with_env(mut c: Command, moto: &Moto) -> Command {
     for (k, v) in moto.env() {
         c.env(k, v);
@@ -211,9 +228,7 @@ fn s3_inputs_and_outputs_round_trip() {
         .stdout()
         .contains("already queued"));
 
-    let env = moto.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut w = site.worker(&env);
+    let mut w = moto.worker(&site, &[]);
     wait_until(60, "three jobs done", || site.pg.count("done") == 3);
     w.stop();
     assert!(!w.text().contains(SECRET));
@@ -247,11 +262,7 @@ fn credentials_from_a_file_upload_through_gdal() {
     assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
     let site = site_with("s3://tiles/out", "");
     let input = site.inputs(1).remove(0);
-    Run(with_env(site.cmd(&["submit", "--recipe", "ndvi"]), &moto)
-        .arg(&input)
-        .output()
-        .unwrap())
-    .ok();
+    moto.submit(&site, "ndvi", &input);
     let creds = site.env.write(
         "aws-credentials",
         &format!("[default]\naws_access_key_id = testing\naws_secret_access_key = {SECRET}\n"),
@@ -286,9 +297,7 @@ fn missing_objects_and_buckets() {
     assert!(moto.delete("tiles/in/gone.tif"));
 
     // A job whose input vanished fails with that reason, at once.
-    let env = moto.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut w = site.worker(&env);
+    let mut w = moto.worker(&site, &[]);
     wait_until(60, "the job to fail", || site.pg.count("failed") == 1);
     w.stop();
     let failed = outcomes(&w, "failed");
@@ -343,16 +352,9 @@ fn a_beat_during_its_own_commit_is_not_reported_as_a_takeover() {
     assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
     let site = site_with("s3://tiles/out", "lease_secs = 1.5\njobs = 1");
     let input = site.inputs(1).remove(0);
-    Run(with_env(site.cmd(&["submit", "--recipe", "ndvi"]), &moto)
-        .arg(&input)
-        .output()
-        .unwrap())
-    .ok();
-    let env = moto.env();
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    moto.submit(&site, "ndvi", &input);
     // The upload, inside the commit's transaction, outlasts several beats.
-    env.push(("TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS", "2500"));
-    let mut w = site.worker(&env);
+    let mut w = moto.worker(&site, &[("TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS", "2500")]);
     wait_until(60, "the job to be done", || site.pg.count("done") == 1);
     // Give a beat blocked behind the commit time to report.
     std::thread::sleep(std::time::Duration::from_millis(1500));

@@ -6,12 +6,12 @@
 //! open multipart uploads.
 
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::harness::outcomes;
-use super::s3::{site_with, with_env, Moto};
+use super::harness::{outcomes, Site};
+use super::s3::{site_with, Moto};
 use crate::util::*;
-use crate::watch::harness::{assert_same_raster, wait_until};
+use crate::watch::harness::{assert_same_raster, wait_until, Daemon};
 
 /// The UploadIds moto lists as open in `bucket` (ListMultipartUploads).
 fn open_uploads(moto: &Moto, bucket: &str) -> Vec<String> {
@@ -76,18 +76,17 @@ fn stopped_upload(format: &str) {
     )
     .unwrap();
     let input = big_input(&site.inputs);
-    let submit = site.cmd(&["submit", "--recipe", "raw"]);
-    Run(with_env(submit, &moto).arg(&input).output().unwrap()).ok();
+    moto.submit(&site, "raw", &input);
 
-    let env = moto.env();
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // GDAL's part size (MiB); every 4 MiB chunk of ours then waits 700 ms.
-    env.push(("VSIS3_CHUNK_SIZE", "5"));
-    let mut slow = env.clone();
-    slow.push(("TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS", "700"));
-    // Logs "staged" as the commit (and the rest of the upload) begins.
-    slow.push(("TILERUN_TEST_COMMIT_DELAY_MS", "1"));
-    let mut w = site.worker(&slow);
+    let env = [("VSIS3_CHUNK_SIZE", "5")];
+    let slow = [
+        env[0],
+        ("TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS", "700"),
+        // Logs "staged" as the commit (and the rest of the upload) begins.
+        ("TILERUN_TEST_COMMIT_DELAY_MS", "1"),
+    ];
+    let mut w = moto.worker(&site, &slow);
     // The multipart upload is open (so the listing can see one) and the
     // job is at its commit, uploading what is left ...
     wait_until(120, "a multipart upload to open", || {
@@ -106,7 +105,7 @@ fn stopped_upload(format: &str) {
 
     // The job, handed back, is done by the next worker: the key appears,
     // whole, and no upload is left open.
-    let mut w = site.worker(&env);
+    let mut w = moto.worker(&site, &env);
     wait_until(120, "the job done", || site.pg.count("done") == 1);
     w.stop();
     assert_eq!(open_uploads(&moto, "tiles"), Vec::<String>::new());
@@ -119,6 +118,36 @@ fn stopped_upload(format: &str) {
     assert_same_raster(&got, &want);
 }
 
+/// The streaming tests' start: a moto that takes parts of any size, a
+/// site writing to s3://tiles/out (`queue` keys added), the big input
+/// submitted as an NDVI job.
+fn streaming(queue: &str) -> (Moto, Site, PathBuf) {
+    let moto = Moto::start_small_parts();
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let site = site_with("s3://tiles/out", queue);
+    let input = big_input(&site.inputs);
+    moto.submit(&site, "ndvi", &input);
+    (moto, site, input)
+}
+
+/// 16 KiB parts (a test hook), so the small output streams many.
+const SMALL_PARTS: (&str, &str) = ("TILERUN_TEST_S3_PART_BYTES", "16384");
+
+/// The log line a worker writes when it holds its commit (the test hook).
+fn wait_staged(w: &mut Daemon) -> serde_json::Value {
+    w.wait_log(120, "the job to stage its output", |v| {
+        v["message"] == "staged; committing after the test delay"
+    })
+}
+
+/// The worker's "uploaded in N parts" line.
+fn upload_line(w: &Daemon) -> serde_json::Value {
+    w.logs()
+        .into_iter()
+        .find(|v| v["parts"].is_u64())
+        .unwrap_or_else(|| panic!("no upload line: {}", w.text()))
+}
+
 /// An S3 GeoTIFF goes up while it is written: with 16 KiB parts (a test
 /// hook; moto told to take parts that small), many parts leave before the
 /// engine is done, the rest at the commit, and the object equals a local
@@ -126,30 +155,16 @@ fn stopped_upload(format: &str) {
 /// commit, which the delayed commit lets us watch.
 #[test]
 fn an_s3_output_is_uploaded_while_it_is_written() {
-    let moto = Moto::start_small_parts();
-    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
-    let site = site_with("s3://tiles/out", "jobs = 1");
-    let input = big_input(&site.inputs);
-    let submit = site.cmd(&["submit", "--recipe", "ndvi"]);
-    Run(with_env(submit, &moto).arg(&input).output().unwrap()).ok();
-    let env = moto.env();
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.push(("TILERUN_TEST_S3_PART_BYTES", "16384"));
-    env.push(("TILERUN_TEST_COMMIT_DELAY_MS", "1500"));
-    let mut w = site.worker(&env);
-    w.wait_log(120, "the job to stage its output", |v| {
-        v["message"] == "staged; committing after the test delay"
-    });
+    let (moto, site, input) = streaming("jobs = 1");
+    let held = ("TILERUN_TEST_COMMIT_DELAY_MS", "1500");
+    let mut w = moto.worker(&site, &[SMALL_PARTS, held]);
+    wait_staged(&mut w);
     // Parts are up, the upload open, and still no key before the commit.
     assert_eq!(open_uploads(&moto, "tiles").len(), 1);
     assert_eq!(object_status(&moto, "/tiles/out/big_ndvi.tif"), 404);
     wait_until(60, "the job done", || site.pg.count("done") == 1);
     w.stop();
-    let sent = w
-        .logs()
-        .into_iter()
-        .find(|v| v["parts"].is_u64())
-        .unwrap_or_else(|| panic!("no upload line: {}", w.text()));
+    let sent = upload_line(&w);
     let (parts, early) = (
         sent["parts"].as_u64().unwrap(),
         sent["early"].as_u64().unwrap(),
@@ -159,10 +174,7 @@ fn an_s3_output_is_uploaded_while_it_is_written() {
     assert_eq!(open_uploads(&moto, "tiles"), Vec::<String>::new());
     let got = site.env.path("big_ndvi.tif");
     assert!(moto.get("tiles/out/big_ndvi.tif", &got));
-    let want = site.env.path("want_ndvi.tif");
-    let mut c = site.cmd(&["--recipe", "ndvi", "-q"]);
-    Run(c.arg("-o").arg(&want).arg(&input).output().unwrap()).ok();
-    assert_same_raster(&got, &want);
+    assert_same_raster(&got, &site.reference(&input));
 }
 
 /// A part that changed after it went up is sent again: the test changes
@@ -172,20 +184,10 @@ fn an_s3_output_is_uploaded_while_it_is_written() {
 /// the check is shown to work.
 #[test]
 fn a_part_changed_after_it_went_up_is_sent_again() {
-    let moto = Moto::start_small_parts();
-    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
-    let site = site_with("s3://tiles/out", "jobs = 1");
-    let input = big_input(&site.inputs);
-    let submit = site.cmd(&["submit", "--recipe", "ndvi"]);
-    Run(with_env(submit, &moto).arg(&input).output().unwrap()).ok();
-    let env = moto.env();
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.push(("TILERUN_TEST_S3_PART_BYTES", "16384"));
-    env.push(("TILERUN_TEST_COMMIT_DELAY_MS", "3000"));
-    let mut w = site.worker(&env);
-    let staged = w.wait_log(120, "the job to stage its output", |v| {
-        v["message"] == "staged; committing after the test delay"
-    });
+    let (moto, site, _) = streaming("jobs = 1");
+    let held = ("TILERUN_TEST_COMMIT_DELAY_MS", "3000");
+    let mut w = moto.worker(&site, &[SMALL_PARTS, held]);
+    let staged = wait_staged(&mut w);
     let staged = std::path::PathBuf::from(staged["staged"].as_str().unwrap());
     // One byte changed in place (the upload thread may still be reading
     // the file), in part 2: the first sent early, from 16 KiB.
@@ -201,11 +203,7 @@ fn a_part_changed_after_it_went_up_is_sent_again() {
     let bytes = std::fs::read(&staged).unwrap();
     wait_until(60, "the job done", || site.pg.count("done") == 1);
     w.stop();
-    let sent = w
-        .logs()
-        .into_iter()
-        .find(|v| v["parts"].is_u64())
-        .unwrap_or_else(|| panic!("no upload line: {}", w.text()));
+    let sent = upload_line(&w);
     assert!(sent["resent"].as_u64().unwrap() >= 1, "{sent}");
     let got = site.env.path("got.tif");
     assert!(moto.get("tiles/out/big_ndvi.tif", &got));
@@ -220,25 +218,14 @@ fn a_part_changed_after_it_went_up_is_sent_again() {
 /// left with the one completed object and no open upload.
 #[test]
 fn the_next_run_aborts_the_upload_a_killed_run_left_open() {
-    let moto = Moto::start_small_parts();
-    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
-    let site = site_with("s3://tiles/out", "jobs = 1\nlease_secs = 2");
-    let input = big_input(&site.inputs);
-    let submit = site.cmd(&["submit", "--recipe", "ndvi"]);
-    Run(with_env(submit, &moto).arg(&input).output().unwrap()).ok();
-    let env = moto.env();
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.push(("TILERUN_TEST_S3_PART_BYTES", "16384"));
-    let mut slow = env.clone();
-    slow.push(("TILERUN_TEST_COMMIT_DELAY_MS", "60000"));
-    let mut first = site.worker(&slow);
-    first.wait_log(120, "the job to stage its output", |v| {
-        v["message"] == "staged; committing after the test delay"
-    });
+    let (moto, site, input) = streaming("jobs = 1\nlease_secs = 2");
+    let held = ("TILERUN_TEST_COMMIT_DELAY_MS", "60000");
+    let mut first = moto.worker(&site, &[SMALL_PARTS, held]);
+    wait_staged(&mut first);
     let left = open_uploads(&moto, "tiles");
     assert_eq!(left.len(), 1);
     first.kill9();
-    let mut next = site.worker(&env);
+    let mut next = moto.worker(&site, &[SMALL_PARTS]);
     wait_until(60, "the job done", || site.pg.count("done") == 1);
     next.stop();
     assert!(

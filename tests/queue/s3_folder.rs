@@ -56,9 +56,7 @@ fn a_safe_folder_on_s3_is_one_job_with_the_local_folders_result() {
         );
     }
 
-    let env = moto.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut w = site.worker(&env);
+    let mut w = moto.worker(&site, &[]);
     wait_until(60, "the job to be done", || site.pg.count("done") == 1);
     w.stop();
     let name = "T33UUP_20231015T101019_s2.tif";

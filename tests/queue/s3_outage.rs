@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::harness::{outcomes, Site};
-use super::s3::{with_env, Moto};
-use crate::util::*;
+use super::s3::Moto;
 use crate::watch::harness::wait_until;
 
 /// A TCP forwarder to moto that can be shut: closed, it cuts every open
@@ -78,13 +77,7 @@ fn a_store_outage_pauses_claims_and_costs_no_job() {
     for (i, p) in site.inputs(4).iter().enumerate() {
         moto.put(&format!("/tiles/in/a{i}.tif"), p);
     }
-    Run(with_env(
-        site.cmd(&["submit", "--recipe", "ndvi", "s3://tiles/in/a*.tif"]),
-        &moto,
-    )
-    .output()
-    .unwrap())
-    .ok();
+    moto.submit(&site, "ndvi", "s3://tiles/in/a*.tif");
     let endpoint = format!("127.0.0.1:{}", gate.port);
     let env = moto.env();
     let env: Vec<(&str, &str)> = env
@@ -129,13 +122,7 @@ fn an_unreachable_store_is_retried_then_dead_with_the_reason() {
     let input = site.inputs(1).remove(0);
     moto.put("/tiles/in/a.tif", &input);
     let env = moto.env();
-    Run(with_env(
-        site.cmd(&["submit", "--recipe", "ndvi", "s3://tiles/in/a.tif"]),
-        &moto,
-    )
-    .output()
-    .unwrap())
-    .ok();
+    moto.submit(&site, "ndvi", "s3://tiles/in/a.tif");
     drop(moto);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut w = site.worker(&env);

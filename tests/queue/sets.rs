@@ -251,9 +251,7 @@ fn an_s3_set_given_by_globs_is_one_job() {
         (again[0]["id"].clone(), again[0]["created"].clone()),
         (made[0]["id"].clone(), false.into())
     );
-    let env = moto.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut w = site.worker(&env);
+    let mut w = moto.worker(&site, &[]);
     wait_until(60, "the set done", || site.pg.count("done") == 1);
     w.stop();
     let want = reference(&site.env, &site.config);
