@@ -28,3 +28,16 @@ pub fn install() -> std::io::Result<Arc<AtomicBool>> {
     }
     Ok(flag)
 }
+
+/// Sleep for `d`, waking early when `stop` rises (checked every 20 ms).
+/// True if it did.
+pub fn sleep_unless(stop: &AtomicBool, d: std::time::Duration) -> bool {
+    let until = std::time::Instant::now() + d;
+    while std::time::Instant::now() < until {
+        if stop.load(Ordering::SeqCst) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    stop.load(Ordering::SeqCst)
+}

@@ -11,7 +11,7 @@
 //! and [`Db::run`] reconnects with backoff until the database is back.
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use postgres::config::Host;
@@ -228,12 +228,8 @@ impl Db {
                 }
                 Err(e) => return Err(e),
             }
-            let until = std::time::Instant::now() + delay;
-            while std::time::Instant::now() < until {
-                if stop.load(Ordering::SeqCst) {
-                    return Err(Error::interrupted());
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            if crate::engine::shutdown::sleep_unless(stop, delay) {
+                return Err(Error::interrupted());
             }
             delay = (delay * 2).min(Duration::from_secs(5));
         }

@@ -199,22 +199,21 @@ pub fn place(
     stream: &mut Option<Stream>,
     stop: &AtomicBool,
 ) -> Result<(), Error> {
-    match (target, stream.take()) {
-        (Target::Local(p), _) => super::stage::place(staged, p),
-        (Target::S3(u), s) => {
-            match s {
-                Some(s) => {
-                    let sent = s.complete()?;
-                    tracing::info!(output = %u, parts = sent.parts, early = sent.early,
-                        resent = sent.resent, "uploaded in {} parts, {} of them while writing",
-                        sent.parts, sent.early);
-                }
-                None => {
-                    crate::remote::s3::upload(staged, u, stop)?;
-                }
-            }
-            let _ = std::fs::remove_file(staged);
-            Ok(())
+    let u = match target {
+        Target::Local(p) => return super::stage::place(staged, p),
+        Target::S3(u) => u,
+    };
+    match stream.take() {
+        Some(s) => {
+            let sent = s.complete()?;
+            tracing::info!(output = %u, parts = sent.parts, early = sent.early,
+                resent = sent.resent, "uploaded in {} parts, {} of them while writing",
+                sent.parts, sent.early);
+        }
+        None => {
+            crate::remote::s3::upload(staged, u, stop)?;
         }
     }
+    let _ = std::fs::remove_file(staged);
+    Ok(())
 }

@@ -15,7 +15,7 @@
 //! good; its jobs then spend their attempts at that pace and end `dead`
 //! with the reason.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
@@ -55,12 +55,8 @@ pub fn wait_until_reachable(buckets: &[String], limit: Duration, stop: &AtomicBo
                 claiming jobs again", limit.as_secs());
             return;
         }
-        let until = Instant::now() + delay.min(left);
-        while Instant::now() < until {
-            if stop.load(Ordering::SeqCst) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if crate::engine::shutdown::sleep_unless(stop, delay.min(left)) {
+            return;
         }
         if !buckets.iter().any(|b| down(&b)) {
             let secs = t0.elapsed().as_secs();

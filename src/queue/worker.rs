@@ -163,10 +163,7 @@ impl Worker {
     }
 
     fn sleep(&self, d: Duration) {
-        let until = Instant::now() + d;
-        while Instant::now() < until && !self.stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::engine::shutdown::sleep_unless(&self.stop, d);
     }
 
     fn job(&mut self, j: Claimed) {

@@ -141,23 +141,16 @@ impl Store {
     /// Open a new multipart upload of `key`; None when the credentials are
     /// not in the environment.
     pub fn create(bucket_name: &str, key: &str) -> Result<Option<Store>, String> {
-        let Some((bucket, creds)) = bucket(bucket_name)? else {
+        let Some(mut s) = Store::existing(bucket_name, key, "")? else {
             return Ok(None);
         };
-        let agent = agent()?;
-        let a = bucket.create_multipart_upload(Some(&creds), key);
-        let r = agent.post(a.sign(SIGNED_FOR).as_str()).send_empty();
+        let a = s.bucket.create_multipart_upload(Some(&s.creds), key);
+        let r = s.agent.post(a.sign(SIGNED_FOR).as_str()).send_empty();
         let body = check("starting", r.map_err(said)?)?;
         let created = rusty_s3::actions::CreateMultipartUpload::parse_response(&body)
             .map_err(|e| format!("unreadable reply: {e}"))?;
-        let upload_id = created.upload_id().to_string();
-        Ok(Some(Store {
-            bucket,
-            creds,
-            agent,
-            key: key.to_string(),
-            upload_id,
-        }))
+        s.upload_id = created.upload_id().to_string();
+        Ok(Some(s))
     }
 
     /// An upload opened before (by a run that was killed).

@@ -149,8 +149,8 @@ impl Stream {
     }
 
     /// Complete the upload: the key appears now. Called inside the
-    /// commit's transaction, after the job is marked done there, so the
-    /// database's COMMIT is the only step left once the key exists.
+    /// commit's transaction, after the lease check and before the job is
+    /// marked done there.
     pub fn complete(mut self) -> Result<Sent, Error> {
         let Some((etags, sent)) = self.ready.take() else {
             return Err(transient(format!("{}: nothing sent yet", self.uri)));
@@ -182,10 +182,7 @@ impl Stream {
                 std::thread::sleep(d);
             }
             match stop.load(Ordering::SeqCst) {
-                true => Err(Error::new(
-                    Kind::Interrupted,
-                    format!("{uri}: upload stopped"),
-                )),
+                true => Err(fail("between parts".into())),
                 false => Ok(()),
             }
         };
