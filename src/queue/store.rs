@@ -1,12 +1,13 @@
 //! A worker whose job just failed on an object store that does not answer
-//! stops claiming jobs until the store answers again.
+//! stops claiming jobs, on every slot, until the store answers again.
 //!
 //! Why: attempts are counted at claim, and a job that cannot reach its
 //! store fails in milliseconds. Without this pause, one worker in an S3
 //! outage would claim and fail the whole pending queue, over and over,
 //! until every job was `dead` (a minute of outage with the default
-//! backoff). With it, an outage costs at most one attempt per worker slot;
-//! the other jobs wait, pending, and run when the store is back. A store
+//! backoff). With it, an outage costs one attempt per worker (one per
+//! slot only if its slots fail at the same instant); the other jobs wait,
+//! pending, and run when the store is back. A store
 //! that answers while one job still fails (a single missing or broken
 //! object) does not pause anything: that job's own retries and
 //! `max_attempts` decide. The pause has a limit (`[queue]

@@ -8,7 +8,7 @@
 //! or cancelled.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
 use postgres::fallible_iterator::FallibleIterator;
@@ -38,6 +38,9 @@ pub struct Worker {
     scratch: std::path::PathBuf,
     /// Slots busy in this process, for the busy/idle gauge.
     busy: Arc<AtomicUsize>,
+    /// Held by the slot that waits for an unreachable store; every slot
+    /// takes it before claiming, so the whole process pauses (see `store`).
+    pause: Arc<Mutex<()>>,
 }
 
 /// Connect (exit 2 if the queue is unusable), then run `q.jobs` slots
@@ -74,6 +77,7 @@ pub fn run(url: &str, cfg: Config, q: QueueConfig, metrics: Option<&str>) -> Res
         .unwrap_or_else(std::env::temp_dir)
         .join(format!("tilerun-worker-{}", std::process::id()));
     let (cfg, busy) = (Arc::new(cfg), Arc::new(AtomicUsize::new(0)));
+    let pause = Arc::new(Mutex::new(()));
     let mut workers = Vec::with_capacity(slots);
     // Claims, renewals and failures need no fsync of their own: if the
     // database loses one in a crash, the token no longer matches, the
@@ -98,6 +102,7 @@ pub fn run(url: &str, cfg: Config, q: QueueConfig, metrics: Option<&str>) -> Res
             stop: Arc::clone(&stop),
             scratch: scratch.clone(),
             busy: Arc::clone(&busy),
+            pause: Arc::clone(&pause),
         });
     }
     tracing::info!(queue = %db.shown(), host, slots, lease_secs = q.lease_secs, "ready");
@@ -114,6 +119,9 @@ pub fn run(url: &str, cfg: Config, q: QueueConfig, metrics: Option<&str>) -> Res
 impl Worker {
     fn main_loop(&mut self) {
         while !self.stop.load(Ordering::SeqCst) {
+            // Wait out another slot's store pause (a poisoned lock only
+            // means that slot panicked: claiming is still right).
+            drop(self.pause.lock());
             let (host, lease, max) = (self.host.clone(), self.q.lease_secs, self.max());
             let claimed = self.db.run(&self.stop, |c| {
                 for id in jobs::bury_expired(c, max)? {
@@ -136,6 +144,24 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// After a failed job: if its store does not answer, stop every slot
+    /// of this process from claiming until it does. A slot that finds
+    /// another already pausing waits for that pause instead of starting a
+    /// second one after it.
+    fn pause_for_store(&self, j: &Claimed) {
+        let buckets = super::store::buckets(&j.members, &self.cfg);
+        if buckets.is_empty() {
+            return;
+        }
+        let limit = Duration::from_secs_f64(self.q.store_pause_secs);
+        let _held = match self.pause.try_lock() {
+            Ok(held) => held,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return drop(self.pause.lock()),
+        };
+        super::store::wait_until_reachable(&buckets, limit, &self.stop);
     }
 
     fn max(&self) -> i32 {
@@ -202,9 +228,7 @@ impl Worker {
             Err(e) => self.failed(&j, e, lease, t0),
         };
         if matches!(outcome, "retry" | "dead") {
-            let buckets = super::store::buckets(&j.members, &self.cfg);
-            let limit = Duration::from_secs_f64(self.q.store_pause_secs);
-            super::store::wait_until_reachable(&buckets, limit, &self.stop);
+            self.pause_for_store(&j);
         }
         let n = self.busy.fetch_sub(1, Ordering::SeqCst) - 1;
         if let Some(m) = metrics {

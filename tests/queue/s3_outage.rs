@@ -63,7 +63,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
     });
 }
 
-/// An S3 outage costs one attempt per worker slot, not the queue: the
+/// An S3 outage costs one attempt per worker, not the queue: the
 /// worker whose job could not reach the store stops claiming until the
 /// store answers, the other jobs wait pending, and every job then
 /// finishes. (Without the pause the worker claimed and failed all four
@@ -113,12 +113,13 @@ fn a_store_outage_pauses_claims_and_costs_no_job() {
 /// A store that never comes back (here: gone for good) must not stop the
 /// worker for good either: the pause ends after `store_pause_secs`, and
 /// the job spends its attempts at that pace and ends `dead`, keeping the
-/// reason.
+/// reason. The worker has two slots: the idle one must not spend the
+/// second attempt while the first waits for the store.
 #[test]
 fn an_unreachable_store_is_retried_then_dead_with_the_reason() {
     let moto = Moto::start();
     assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
-    let site = Site::new("max_attempts = 2\nstore_pause_secs = 1");
+    let site = Site::new("max_attempts = 2\nstore_pause_secs = 2");
     let input = site.inputs(1).remove(0);
     moto.put("/tiles/in/a.tif", &input);
     let env = moto.env();
