@@ -6,6 +6,7 @@
 use crate::deliveries::{landsat, s2};
 use crate::publish::python;
 use crate::util::*;
+use std::ffi::OsStr;
 
 /// Reads the input (argv[1]) and tilerun's output (argv[2]); evaluates each
 /// `name: numpy expression` (in `q`, the input band as int64) where the
@@ -193,4 +194,37 @@ fn bitwise_on_a_float_band_is_a_usage_error_naming_it() {
         out.as_os_str(),
     ])
     .ok();
+}
+
+/// With named inputs the error is shown under the float input's name and
+/// file, not under the job's first input (which is an integer one here).
+#[test]
+fn bitwise_on_a_float_named_input_names_that_input_and_its_file() {
+    let env = Env::new();
+    let dem = fixture("dem_small.tif");
+    let int = env.path("int.tif");
+    let (dem_s, int_s) = (dem.to_str().unwrap(), int.to_str().unwrap());
+    oracle(
+        "/usr/bin/gdal_translate",
+        &["-q", "-ot", "Int16", dem_s, int_s],
+    );
+    let out = env.path("x.tif");
+    let r = env.run([
+        "--input".as_ref(),
+        format!("a={int_s}").as_ref(),
+        "--input".as_ref(),
+        format!("h={dem_s}").as_ref(),
+        "--expr".as_ref(),
+        "a + (h & 1)".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ] as [&OsStr; 8]);
+    r.fails(2);
+    let want = format!(
+        "input 'h' ({dem_s}): expression error at column 6: \
+         bitwise '&' needs an integer input; 'h' is Float32"
+    );
+    assert!(r.stderr().contains(&want), "{}", r.stderr());
+    assert!(!r.stderr().contains("int.tif"), "{}", r.stderr());
+    assert!(!out.exists());
 }

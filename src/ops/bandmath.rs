@@ -43,6 +43,7 @@ impl BandMath {
                 message: format!("the expression reads no band ({how})"),
                 column: 0,
                 expr: src.to_string(),
+                input: None,
             });
         }
         let opts = EvalOptions {

@@ -87,7 +87,9 @@ pub fn check_expr(src: &str, policy: NodataPolicy, names: &[&str]) -> Result<Box
     let many = [gdal_sys::GDALDataType::GDT_Int32; 4096];
     if !names.is_empty() {
         let inputs: Vec<(&str, &[_])> = names.iter().map(|n| (*n, &many[..64])).collect();
-        return build_expr_named(src, &Params::new(), &inputs, policy).map(|(op, _)| op);
+        return build_expr_named(src, &Params::new(), &inputs, policy)
+            .map(|(op, _)| op)
+            .map_err(|(e, _)| e);
     }
     // Any band number up to the limit resolves here; the input decides later.
     let any = expr::Bindings::single(&many);
@@ -134,16 +136,18 @@ pub fn build_expr(
 
 /// Build a band-math op over named inputs (`--input NAME=PATH`, recipe
 /// `inputs`), each with its bands' sample types as the expression sees them.
+/// An error comes with the index of the input at fault, if it is about one
+/// (a bitwise operator on a float input), so the caller can name its file.
 pub fn build_expr_named(
     src: &str,
     params: &Params,
     inputs: &[(&str, &[gdal_sys::GDALDataType::Type])],
     policy: NodataPolicy,
-) -> Result<Built, String> {
-    check_expr_params(params)?;
-    let bindings = expr::Bindings::named(inputs).map_err(|e| e.to_string())?;
-    let op =
-        bandmath::BandMath::with_bindings(src, &bindings, policy).map_err(|e| e.to_string())?;
+) -> Result<Built, (String, Option<usize>)> {
+    check_expr_params(params).map_err(|e| (e, None))?;
+    let bindings = expr::Bindings::named(inputs).map_err(|e| (e.to_string(), None))?;
+    let op = bandmath::BandMath::with_bindings(src, &bindings, policy)
+        .map_err(|e| (e.to_string(), e.input))?;
     Ok((Box::new(op), Vec::new()))
 }
 

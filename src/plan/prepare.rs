@@ -174,15 +174,7 @@ fn build_op(
     info.band_types = first.band_types();
     let named = readers.iter().all(|r| r.source.name.is_some());
     match &spec.op {
-        OpSpec::Expr(src) if named => {
-            let types: Vec<_> = readers.iter().map(Reader::band_types).collect();
-            let inputs: Vec<(&str, &[_])> = readers
-                .iter()
-                .zip(&types)
-                .map(|(r, t)| (r.source.name.as_deref().unwrap_or_default(), t.as_slice()))
-                .collect();
-            ops::build_expr_named(src, &spec.params, &inputs, spec.policy)
-        }
+        OpSpec::Expr(src) if named => return build_named_expr(src, spec, readers),
         OpSpec::Expr(src) => ops::build_expr(src, &spec.params, &info, spec.policy),
         OpSpec::Named(name) => {
             if first.units.iter().any(Option::is_some) {
@@ -196,6 +188,24 @@ fn build_op(
         }
     }
     .map_err(|e| usage(format!("{}: {e}", crate::error::show(&spec.input))))
+}
+
+/// Band math over named inputs. An error about one input's type is shown
+/// under that input's name and file, not the job's first input.
+fn build_named_expr(src: &str, spec: &JobSpec, readers: &[Reader]) -> Result<ops::Built, Error> {
+    let types: Vec<_> = readers.iter().map(Reader::band_types).collect();
+    let inputs: Vec<(&str, &[_])> = readers
+        .iter()
+        .zip(&types)
+        .map(|(r, t)| (r.source.name.as_deref().unwrap_or_default(), t.as_slice()))
+        .collect();
+    ops::build_expr_named(src, &spec.params, &inputs, spec.policy).map_err(|(e, at)| {
+        let whose = match at.and_then(|i| readers.get(i)) {
+            Some(r) => r.source.shown(),
+            None => crate::error::show(&spec.input),
+        };
+        usage(format!("{whose}: {e}"))
+    })
 }
 
 /// Shared decoded input blocks, for ops with a halo on tiled inputs.

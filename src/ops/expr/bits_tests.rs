@@ -238,6 +238,12 @@ fn bitwise_on_fractions_is_a_type_error() {
     // The leftmost offender is reported, whatever the nesting.
     bad("red & (qa.b2 & 1)", &mixed, 0, "'red' is Float32");
     bad("qa; red | 1", &mixed, 4, "'red' is Float32");
+    // The input at fault is named for the caller (which shows its file);
+    // an operator's fraction is no one input's fault.
+    let at = |src: &str| Program::compile(src, &mixed).unwrap_err().input;
+    assert_eq!(at("qa & red"), Some(0));
+    assert_eq!(at("qa.b2 >> 1"), Some(1));
+    assert_eq!(at("(qa / 2) & 1"), None);
     // Integer-valued results are fine: arithmetic, where, clamp, logic, nan.
     let ints = "(qa * 2 + 1 - abs(qa)) & max(qa, 3) | where(red > 0, qa, nan) ^ (red > qa) \
                 | clamp(qa, 0, 9) << 1 | (qa in (1, 2)) | bits(qa, 2, 2) | -qa | ~qa";

@@ -77,6 +77,9 @@ pub struct ExprError {
     pub column: usize,
     /// The whole expression text.
     pub expr: String,
+    /// The input ([`Slot::input`]) whose band is at fault, when the error
+    /// is about one input's type: the caller can then name its file.
+    pub input: Option<usize>,
 }
 
 impl ExprError {
@@ -85,6 +88,7 @@ impl ExprError {
             message,
             column,
             expr: expr.to_string(),
+            input: None,
         }
     }
 }

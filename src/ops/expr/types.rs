@@ -69,7 +69,11 @@ pub(super) fn check(
         c.ty(e);
         // Outputs are checked in order, so an error in the first wins.
         if let Some((sym, f)) = c.bad.get() {
-            return Err(ExprError::new(c.message(sym, f), f.col, src));
+            let mut err = ExprError::new(c.message(sym, f), f.col, src);
+            if let Kind::Input(i) = f.kind {
+                err.input = Some(slots[i].input);
+            }
+            return Err(err);
         }
     }
     Ok(())
