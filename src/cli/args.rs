@@ -281,9 +281,9 @@ impl RunArgs {
             policy: parsed(&self.nodata_policy, "--nodata-policy: ")?,
             creation_options: self.co.iter().map(|(k, v)| (k, v.clone())).collect(),
             format: parsed(&self.format, "--of: ")?,
-            // These two name their flag in their own messages.
+            // --overviews names its flag in its own messages.
             overviews: parsed(&self.overviews, "")?,
-            resampling: parsed(&self.resampling, "")?,
+            resampling: parsed(&self.resampling, "--resampling: ")?,
             window: self.window,
         })
     }

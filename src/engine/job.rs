@@ -62,6 +62,8 @@ pub struct Summary {
     pub windows: usize,
     pub pixels: u64,
     pub conversion: crate::sink::convert::Counts,
+    /// The commit replaced a file already at the output path.
+    pub replaced: bool,
 }
 
 impl Summary {

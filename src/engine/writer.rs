@@ -200,7 +200,8 @@ fn write(o: &mut Open, win: Window, data: Payload) -> anyhow::Result<()> {
 }
 
 fn finish(mut o: Open) {
-    let res = (|| -> anyhow::Result<()> {
+    // Ok(true): the commit replaced a file at the output path.
+    let res = (|| -> anyhow::Result<bool> {
         anyhow::ensure!(
             o.tiles.is_empty(),
             "internal: incomplete output tiles at the end"
@@ -240,8 +241,9 @@ fn finish(mut o: Open) {
     let job = Arc::clone(&o.job);
     drop(o);
     match res {
-        Ok(()) => job.finish(
+        Ok(replaced) => job.finish(
             Ok(Summary {
+                replaced,
                 input: job.label.clone(),
                 output: job.output.path.clone(),
                 windows: job.windows.len(),

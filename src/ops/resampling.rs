@@ -58,12 +58,16 @@ impl FromStr for Resampling {
             .into_iter()
             .find(|r| r.gdal_name().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
+                // The caller says where the word came from (flag, key, line).
                 let names: Vec<String> = Resampling::ALL
                     .iter()
                     .map(|r| r.gdal_name().to_ascii_lowercase())
                     .collect();
+                let guess = crate::error::closest(s.trim(), names.iter().map(String::as_str))
+                    .map(|g| format!("did you mean '{g}'? "))
+                    .unwrap_or_default();
                 format!(
-                    "--resampling: unknown method '{s}' (expected one of {})",
+                    "unknown resampling method '{s}' ({guess}expected one of {})",
                     names.join(", ")
                 )
             })

@@ -202,9 +202,9 @@ pub(super) fn pyramid_for(output: &OutputSpec) -> Option<crate::sink::pyramid::P
 }
 
 /// Refuse outputs that would clobber the input, or an existing file without
-/// `--overwrite` (gdal_calc's rule), or that cannot be created. True when
-/// the job will replace an existing file.
-pub(super) fn check_output_path(spec: &JobSpec) -> Result<bool, Error> {
+/// `--overwrite` (gdal_calc's rule), or that cannot be created. Whether a
+/// file is replaced is decided at the commit (see `TempFile::commit`).
+pub(super) fn check_output_path(spec: &JobSpec) -> Result<(), Error> {
     let out = &spec.output;
     let name_ok = out.file_name().is_some();
     if !name_ok {
@@ -262,5 +262,5 @@ pub(super) fn check_output_path(spec: &JobSpec) -> Result<bool, Error> {
             crate::error::show(out)
         )));
     }
-    Ok(exists)
+    Ok(())
 }

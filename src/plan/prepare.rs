@@ -25,8 +25,6 @@ pub struct Prepared {
     pub ctx: Arc<JobCtx>,
     pub outcome: Receiver<Outcome>,
     pub warnings: Vec<String>,
-    /// A file was already at the output path (so the job replaces it).
-    pub replaces: bool,
 }
 
 pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepared, Error> {
@@ -35,7 +33,7 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
             input::check_path(p).map_err(|e| job(format!("{}: {e:#}", src.shown())))?;
         }
     }
-    let replaces = check_output_path(spec)?;
+    check_output_path(spec)?;
     let (readers, grid) = open_inputs(spec)?;
     let (op, mut warnings) = build_op(spec, &readers, &cancel)?;
     let meta = &readers[grid].meta;
@@ -76,7 +74,6 @@ pub fn prepare(spec: &JobSpec, id: u64, cancel: Arc<AtomicBool>) -> Result<Prepa
         ctx: Arc::new(ctx),
         outcome: rx,
         warnings,
-        replaces,
     })
 }
 

@@ -192,13 +192,14 @@ fn stream_for(
 
 /// Put the staged output at its target: a rename, the completion of an
 /// upload whose parts are all sent, or a whole upload through GDAL (which
-/// a raised `stop` aborts).
+/// a raised `stop` aborts). True when a local file was replaced; an S3 key
+/// is overwritten as S3 does, unreported (knowing would cost a HEAD).
 pub fn place(
     staged: &Path,
     target: &Target,
     stream: &mut Option<Stream>,
     stop: &AtomicBool,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let u = match target {
         Target::Local(p) => return super::stage::place(staged, p),
         Target::S3(u) => u,
@@ -215,5 +216,5 @@ pub fn place(
         }
     }
     let _ = std::fs::remove_file(staged);
-    Ok(())
+    Ok(false)
 }

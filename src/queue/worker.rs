@@ -249,7 +249,7 @@ impl Worker {
         }
         let output = s.target.to_string();
         let t_commit = Instant::now();
-        let mut placed = false;
+        let (mut placed, mut replaced) = (false, false);
         // An S3 upload's parts all go up before the row is locked (the
         // heartbeat keeps renewing meanwhile); only its completion, the
         // moment the key appears, is inside the fenced transaction.
@@ -265,8 +265,9 @@ impl Worker {
                 return Ok(Err(who));
             }
             if !placed {
-                if let Err(e) = super::run::place(&s.staged, &s.target, &mut stream, &self.stop) {
-                    return Ok(Ok(Err(e)));
+                match super::run::place(&s.staged, &s.target, &mut stream, &self.stop) {
+                    Ok(r) => replaced = r,
+                    Err(e) => return Ok(Ok(Err(e))),
                 }
                 placed = true;
             }
@@ -280,12 +281,14 @@ impl Worker {
             placed && state == "done" && host.as_deref() == Some(self.host.as_str())
         };
         match res {
-            Ok(Ok(())) => Ok(self.done(j, &s, t0, t_commit)),
+            Ok(Ok(())) => Ok(self.done(j, &s, t0, t_commit, replaced)),
             Ok(Err(e)) => {
                 let _ = std::fs::remove_file(&s.staged);
                 Err(e)
             }
-            Err((state, host)) if ours(&state, &host) => Ok(self.done(j, &s, t0, t_commit)),
+            Err((state, host)) if ours(&state, &host) => {
+                Ok(self.done(j, &s, t0, t_commit, replaced))
+            }
             Err((state, host)) => {
                 let _ = std::fs::remove_file(&s.staged);
                 tracing::warn!(job = j.id, input = %j.input, attempt = j.attempts, seconds = secs(t0),
@@ -298,7 +301,15 @@ impl Worker {
     }
 
     /// Log a committed job (and sweep what earlier runs of it left).
-    fn done(&self, j: &Claimed, s: &Staged, t0: Instant, t_commit: Instant) -> &'static str {
+    /// `replaced`: a local file of the output's name was there before.
+    fn done(
+        &self,
+        j: &Claimed,
+        s: &Staged,
+        t0: Instant,
+        t_commit: Instant,
+        replaced: bool,
+    ) -> &'static str {
         let swept = match &s.target {
             super::run::Target::Local(p) => super::stage::sweep(p, j.id),
             super::run::Target::S3(_) => 0,
@@ -306,7 +317,11 @@ impl Worker {
         tracing::info!(job = j.id, input = %j.input, recipe = %j.recipe, output = %s.target,
             attempt = j.attempts, seconds = secs(t0), pixels = s.pixels, bytes = s.bytes,
             fetch_s = round3(s.fetch_secs), compute_s = round3(s.compute_secs),
-            commit_s = secs(t_commit), swept, outcome = "done", "done {}", j.shown());
+            commit_s = secs(t_commit), swept, replaced, outcome = "done", "done {}", j.shown());
+        if replaced {
+            tracing::warn!(job = j.id, input = %j.input, output = %s.target, event = "replaced",
+                "replaced {}, which already existed, with the output of {}", s.target, j.shown());
+        }
         if let Some(m) = crate::metrics::get() {
             m.processed(s.pixels, s.bytes);
         }

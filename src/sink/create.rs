@@ -194,7 +194,8 @@ pub fn close(ds: Dataset) -> anyhow::Result<()> {
 
 /// Turn the closed temp GTiff into the final output, atomically: overviews
 /// first (into the temp), then the rename, or the COG copy and its rename.
-pub fn finalize(out: &OutputSpec, temp: TempFile) -> anyhow::Result<()> {
+/// True when the rename replaced an existing file.
+pub fn finalize(out: &OutputSpec, temp: TempFile) -> anyhow::Result<bool> {
     let fin = &out.path;
     let started = std::time::Instant::now();
     crate::sink::overviews::build(temp.path(), &out.overviews, out.resampling)?;

@@ -195,7 +195,9 @@ mod tests {
         }
         assert_eq!("Near".parse::<Resampling>(), Ok(Resampling::Nearest));
         let e = "bicubic".parse::<Resampling>().unwrap_err();
-        assert!(e.contains("--resampling") && e.contains("bicubic"), "{e}");
+        assert!(e.starts_with("unknown resampling method 'bicubic'"), "{e}");
+        let e = "cubik".parse::<Resampling>().unwrap_err();
+        assert!(e.contains("did you mean 'cubic'?"), "{e}");
     }
 
     #[test]

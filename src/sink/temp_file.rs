@@ -46,16 +46,22 @@ impl TempFile {
 
     /// fsync the file, rename it to `final_path`, fsync the folder. With
     /// `replace` false an existing `final_path` is never replaced (EEXIST),
-    /// even one that appeared after the job was checked.
-    pub fn commit(mut self, final_path: &Path, replace: bool) -> std::io::Result<()> {
+    /// even one that appeared after the job was checked. True when a file
+    /// was replaced: decided by the rename itself, so an output committed
+    /// by another job after this one was planned still counts.
+    pub fn commit(mut self, final_path: &Path, replace: bool) -> std::io::Result<bool> {
         File::open(&self.path)?.sync_all()?;
-        if replace {
-            std::fs::rename(&self.path, final_path)?;
-        } else {
-            rename_noreplace(&self.path, final_path)?;
-        }
+        let replaced = match rename_noreplace(&self.path, final_path) {
+            Ok(()) => false,
+            Err(e) if replace && e.raw_os_error() == Some(libc::EEXIST) => {
+                std::fs::rename(&self.path, final_path)?;
+                true
+            }
+            Err(e) => return Err(e),
+        };
         self.release();
-        sync_dir(final_path.parent().unwrap_or(Path::new(".")))
+        sync_dir(final_path.parent().unwrap_or(Path::new(".")))?;
+        Ok(replaced)
     }
 
     fn release(&mut self) {
@@ -216,7 +222,7 @@ mod tests {
         assert!(!p.exists());
         let t = TempFile::beside(&fin, ".tif");
         std::fs::write(t.path(), b"y").unwrap();
-        t.commit(&fin, true).unwrap();
+        assert!(!t.commit(&fin, true).unwrap());
         assert_eq!(std::fs::read(&fin).unwrap(), b"y");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         // Without `replace`, an existing output stays and the temp goes.

@@ -80,7 +80,7 @@ pub fn write_error_json(failed_file: &Path, body: &serde_json::Value) -> std::io
     f.write_all(serde_json::to_string_pretty(body)?.as_bytes())?;
     f.write_all(b"\n")?;
     drop(f);
-    temp.commit(&fin, true)
+    temp.commit(&fin, true).map(drop)
 }
 
 /// An exclusive lock on the work folder, held for the daemon's life.

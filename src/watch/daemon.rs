@@ -32,8 +32,6 @@ pub(super) struct Started {
     pub(super) outcome: Receiver<Outcome>,
     pub(super) at: Instant,
     pub(super) warnings: Vec<String>,
-    /// The output path already held a file (an earlier input of this name).
-    pub(super) replaces: bool,
 }
 
 pub(super) struct Running {

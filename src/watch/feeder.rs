@@ -41,8 +41,6 @@ pub enum Fed {
         ctx: Arc<JobCtx>,
         outcome: Receiver<Outcome>,
         warnings: Vec<String>,
-        /// The output path already holds a file this job will replace.
-        replaces: bool,
         at: Instant,
     },
     /// Refused before any output existed (unreadable, corrupt header, a
@@ -132,7 +130,6 @@ fn run_one(
                 ctx: p.ctx,
                 outcome: p.outcome,
                 warnings: p.warnings,
-                replaces: p.replaces,
                 at,
             };
             if tx.send(started).is_err() {

@@ -98,16 +98,17 @@ pub fn log(r: &Record, v: Verdict, retry_in: Option<Duration>) {
     }
 }
 
-/// A re-delivered input name whose output replaced the earlier one's (the
-/// earlier input is kept in done/ under a numbered name).
+/// An output that replaced a file of the same name: a re-delivered input
+/// (the earlier one is kept in done/ under a numbered name), or another
+/// input or delivery whose output has the same name (two `.SAFE`s of one
+/// tile and date, `x.tif` beside `x.jp2`), even when both ran at once.
 pub fn replaced(name: &OsStr, output: &Path) {
     let (input, output) = (esc(name), esc(output.as_os_str()));
     tracing::warn!(
         input = %input,
         output = %output,
         event = "replaced",
-        "replaced {output} with the output of a new {input} (the earlier {input} is kept \
-         in done/)"
+        "replaced {output}, which already existed, with the output of {input}"
     );
 }
 

@@ -19,7 +19,6 @@ impl Daemon {
                 ctx,
                 outcome,
                 warnings,
-                replaces,
                 at,
             } => {
                 if let Some(r) = self.inflight.get_mut(&id) {
@@ -28,7 +27,6 @@ impl Daemon {
                         outcome,
                         at,
                         warnings,
-                        replaces,
                     });
                 }
             }
@@ -104,7 +102,7 @@ impl Daemon {
                     cause: None,
                     warnings: &warnings,
                 };
-                if j.replaces {
+                if summary.replaced {
                     finish::replaced(&item.name, &output);
                 }
                 match finish::to_done(&self.s, &item.members) {

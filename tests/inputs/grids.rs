@@ -158,6 +158,19 @@ fn a_coarser_grid_by_name_averages_the_finer_input_like_gdalwarp() {
     ]);
     assert!(e.fails(2).stderr().contains("input 'f'"), "{}", e.stderr());
     assert!(!env.path("refused.tif").exists());
+    // A misspelt method is named under the setting that gave it.
+    let e = env.run([
+        "--input",
+        &format!("f={}", s(&fine)),
+        "--input-set",
+        "f.resampling=cubik",
+        "--expr",
+        "f",
+        "-o",
+        s(&env.path("refused.tif")),
+    ]);
+    let want = "--input-set f.resampling: unknown resampling method 'cubik' (did you mean 'cubic'?";
+    assert!(e.fails(2).stderr().contains(want), "{}", e.stderr());
 }
 
 #[test]

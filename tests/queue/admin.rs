@@ -1,9 +1,9 @@
-//! The operator's commands: submit (twice), status, requeue, cancel, and
+//! The operator's commands: submit (twice), status, a replaced output, requeue, cancel, and
 //! the refusals of a queue that cannot be used (exit 2, named, no password).
 
 use super::harness::{outcomes, Site};
 use super::pg::{free_port, PASSWORD};
-use crate::watch::harness::wait_until;
+use crate::watch::harness::{assert_same_raster, wait_until};
 
 #[test]
 fn submitting_twice_returns_the_same_job() {
@@ -27,6 +27,37 @@ fn submitting_twice_returns_the_same_job() {
     let changed = site.submit(&inputs[..1]);
     let c: serde_json::Value = serde_json::from_str(changed.stdout().trim()).unwrap();
     assert_ne!(c["id"], a["id"]);
+}
+
+/// Two jobs whose outputs share a name (one stem in two folders): both are
+/// done, the second's done line says `replaced`, a WARN names the output,
+/// and the output is the second input's.
+#[test]
+fn a_job_replacing_another_jobs_output_says_so() {
+    let site = Site::new("jobs = 1");
+    let first = site.inputs(2);
+    let other = site.inputs.join("again");
+    std::fs::create_dir(&other).unwrap();
+    let second = other.join("s00.tif");
+    std::fs::copy(&first[1], &second).unwrap();
+    site.submit(&first[..1]).ok();
+    let mut w = site.worker(&[]);
+    wait_until(60, "the first job", || site.pg.count("done") == 1);
+    site.submit(std::slice::from_ref(&second)).ok();
+    wait_until(60, "the second job", || site.pg.count("done") == 2);
+    w.stop();
+    let done = outcomes(&w, "done");
+    let flags: Vec<_> = done.iter().map(|v| v["replaced"].as_bool()).collect();
+    assert_eq!(flags, [Some(false), Some(true)], "{}", w.text());
+    let out = site.out.join("s00_ndvi.tif");
+    let warn: Vec<_> = w
+        .logs()
+        .into_iter()
+        .filter(|v| v["event"] == "replaced")
+        .collect();
+    assert_eq!(warn.len(), 1, "{}", w.text());
+    assert_eq!(warn[0]["output"], out.display().to_string());
+    assert_same_raster(&out, &site.reference(&second));
 }
 
 #[test]

@@ -219,6 +219,36 @@ fn warnings_reach_the_log_as_text_in_json_and_text_formats() {
     );
 }
 
+/// Two inputs whose outputs share a name, dropped together: both finish,
+/// and the later commit's replacement is logged whatever the timing. (The
+/// line used to come from a look before the job, which missed an output
+/// committed while the second job was already running.)
+#[test]
+fn two_inputs_with_one_output_name_log_the_replacement_whatever_the_timing() {
+    let site = Site::new(&[("*.tif", "double"), ("*.tiff", "double")], "");
+    let mut d = site.start();
+    d.wait_ready();
+    site.drop_in(&fixture("rgb_band.tif"), "b.tif");
+    site.drop_in(&fixture("dem_small.tif"), "b.tiff");
+    wait_until(60, "both in done/", || {
+        site.done.join("b.tif").exists() && site.done.join("b.tiff").exists()
+    });
+    d.stop();
+    let logs = d.logs();
+    let replaced: Vec<_> = logs.iter().filter(|v| v["event"] == "replaced").collect();
+    assert_eq!(replaced.len(), 1, "{}", d.text());
+    let out = site.out.join("b_x2.tif");
+    assert_eq!(replaced[0]["output"], out.display().to_string());
+    // The output is the one whose commit logged the replacement.
+    let winner = match replaced[0]["input"].as_str() {
+        Some("b.tif") => "rgb_band.tif",
+        Some("b.tiff") => "dem_small.tif",
+        other => panic!("replaced by {other:?}"),
+    };
+    assert_eq!(names(&site.out), ["b_x2.tif"]);
+    assert_same_raster(&out, &site.reference(&fixture(winner), "double"));
+}
+
 #[test]
 fn a_redelivered_input_replaces_its_output_and_the_log_names_both() {
     let site = Site::new(&[("*.tif", "double")], "");
