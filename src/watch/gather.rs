@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use super::claim;
 use super::daemon::Daemon;
+use super::feeder::Item;
 use super::finish::{self, Record, Verdict};
 use super::scan::esc;
-use super::sets::{whole_delivery, Added};
+use super::sets::{whole_delivery, Added, Ended};
 
 impl Daemon {
     /// True when `name` is one loose file of a delivery for `recipe`
@@ -85,6 +86,7 @@ impl Daemon {
                     );
                     let paths = members.iter().map(|m| self.s.work.join(m)).collect();
                     self.fail_set(recipe, &key, paths, &[], &cause);
+                    self.sets.ended(recipe, &key, Ended::Failed);
                     return;
                 }
                 tracing::info!(set = %key, recipe, files = members.len(), "delivery complete");
@@ -101,7 +103,60 @@ impl Daemon {
                 let cause = format!("a second file for input '{input}' of delivery {key}: nothing was overwritten; the set failed");
                 self.fail_set(recipe, &key, paths, &[], &cause);
             }
+            Added::Late { key, name, ended } => self.late_file(recipe, &key, name, ended),
         }
+    }
+
+    /// A file of delivery `key` (one no pattern reads: MTL, thumbnail)
+    /// claimed after its job started: it joins the job's files, or goes
+    /// where they went, at once rather than waiting alone for a set that
+    /// will never come.
+    fn late_file(&mut self, recipe: &str, key: &str, name: OsString, ended: Option<Ended>) {
+        let input = esc(&name);
+        if let Some(item) = self.set_item(recipe, key) {
+            item.members.push(name);
+            tracing::info!(input = %input, set = %key, recipe,
+                "arrived after its delivery started: it moves with the delivery's files");
+            return;
+        }
+        let moved = match ended {
+            Some(Ended::Done) => finish::to_done(&self.s, std::slice::from_ref(&name)).map(|()| {
+                tracing::info!(input = %input, set = %key, recipe,
+                    "arrived after its delivery was done: moved to done/ beside its files")
+            }),
+            Some(Ended::Failed) => {
+                let cause = format!(
+                    "arrived after its delivery {key} had failed; that delivery's files are in failed/"
+                );
+                let rec = Record::refused(&name, recipe, 0, &cause);
+                finish::to_failed(&self.s, &self.s.work.join(&name), &rec).map(|()| {
+                    self.failed += 1;
+                    finish::log(&rec, Verdict::Failed, None);
+                })
+            }
+            // Started, and neither running nor ended: the daemon is
+            // stopping and rolled it back. A restart regroups work/.
+            None => {
+                tracing::info!(input = %input, set = %key, recipe,
+                    "arrived after its delivery started; left in work/ for the next start");
+                Ok(())
+            }
+        };
+        if let Err(e) = moved {
+            tracing::error!(input = %input, set = %key, "moving a late file of its delivery failed: {e}; it stays in work/");
+        }
+    }
+
+    /// The queued, running or retrying job of set `key`, if any.
+    fn set_item(&mut self, recipe: &str, key: &str) -> Option<&mut Item> {
+        let ours = |i: &&mut Item| i.recipe == recipe && i.name == OsStr::new(key);
+        if let Some(i) = self.inflight.values_mut().map(|r| &mut r.item).find(ours) {
+            return Some(i);
+        }
+        if let Some(i) = self.backlog.iter_mut().find(ours) {
+            return Some(i);
+        }
+        self.retries.iter_mut().map(|(_, i)| i).find(ours)
     }
 
     /// A file of a waiting set's name arrived again while the first is in

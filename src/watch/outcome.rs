@@ -9,6 +9,7 @@ use super::daemon::{Daemon, Started};
 use super::feeder::{self, Fed, Item};
 use super::finish::{self, Record, Verdict};
 use super::scan::esc;
+use super::sets::Ended;
 use crate::engine::job::{JobError, Outcome};
 
 impl Daemon {
@@ -108,6 +109,8 @@ impl Daemon {
                 match finish::to_done(&self.s, &item.members) {
                     Ok(()) => {
                         self.done += 1;
+                        let key = item.name.to_string_lossy();
+                        self.sets.ended(&item.recipe, &key, Ended::Done);
                         finish::log(&rec, Verdict::Done, None);
                     }
                     Err(e) => tracing::error!(
@@ -178,6 +181,8 @@ impl Daemon {
         match moved {
             Ok(()) => {
                 self.failed += 1;
+                let key = item.name.to_string_lossy();
+                self.sets.ended(&item.recipe, &key, Ended::Failed);
                 finish::log(&rec, Verdict::Failed, None);
             }
             Err(e) => tracing::error!(

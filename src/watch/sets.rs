@@ -9,9 +9,12 @@
 //! names (MTL, thumbnails) join the set whose key starts their name and
 //! travel with it; a set with every input waits while files of its key
 //! are still in the inbox, so those sorting after its last band (`mv
-//! LC09_…/*` claims in name order) are not left behind. A second file for an input of a waiting set fails the
-//! whole set; a set still incomplete after `set_timeout_secs` fails with
-//! the names it lacks. This module is the bookkeeping only: the daemon
+//! LC09_…/*` claims in name order) are not left behind. Such a file
+//! arriving after its set started is `Late`: it goes with the set's job
+//! or where its files went, rather than waiting for a set that will not
+//! come. A second file for an input of a waiting set fails the whole set;
+//! a set still incomplete after `set_timeout_secs` fails with the names
+//! it lacks. This module is the bookkeeping only: the daemon
 //! moves the files.
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +45,30 @@ pub enum Added {
         input: String,
         members: Vec<OsString>,
     },
+    /// A file no pattern names whose delivery `key` has already started:
+    /// it goes with that job, or where the job's files went (`ended`).
+    Late {
+        key: String,
+        name: OsString,
+        ended: Option<Ended>,
+    },
+}
+
+/// Where a started set's files went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Done,
+    Failed,
+}
+
+/// A set handed to the daemon: remembered for `set_timeout_secs` so a file
+/// of its delivery arriving after the start is not left waiting for a set
+/// that will never come.
+struct Started {
+    recipe: String,
+    key: String,
+    at: Instant,
+    ended: Option<Ended>,
 }
 
 /// A set (or a lone extra) that waited too long.
@@ -59,6 +86,7 @@ pub struct Sets {
     waiting: BTreeMap<(String, String), Waiting>,
     /// Extras no waiting set has claimed yet: (recipe, name, since).
     extras: Vec<(String, OsString, Instant)>,
+    started: Vec<Started>,
 }
 
 /// A name that is a whole delivery on its own: an archive (a folder is
@@ -140,6 +168,13 @@ impl Sets {
                 .iter_mut()
                 .find(|((r, k), _)| r == recipe && text.starts_with(k.as_str()));
             let Some(((_, key), w)) = owner else {
+                if let Some(s) = self.started_for(recipe, &text) {
+                    return Added::Late {
+                        key: s.key.clone(),
+                        name,
+                        ended: s.ended,
+                    };
+                }
                 self.extras.push((recipe.to_string(), name, now));
                 return Added::Waiting;
             };
@@ -188,6 +223,12 @@ impl Sets {
             return Added::Waiting;
         }
         let w = self.waiting.remove(&id).expect("whole");
+        self.started.push(Started {
+            recipe: recipe.to_string(),
+            key: key.to_string(),
+            at: Instant::now(),
+            ended: None,
+        });
         Added::Complete {
             key: key.to_string(),
             members: w.members,
@@ -206,6 +247,22 @@ impl Sets {
             }
         }
         out
+    }
+
+    /// The latest started set of `recipe` whose key begins `name`.
+    fn started_for(&self, recipe: &str, name: &str) -> Option<&Started> {
+        self.started
+            .iter()
+            .rev()
+            .find(|s| s.recipe == recipe && name.starts_with(s.key.as_str()))
+    }
+
+    /// The job of started set `key` has ended: its files are in `to`.
+    pub fn ended(&mut self, recipe: &str, key: &str, to: Ended) {
+        let mut s = self.started.iter_mut().rev();
+        if let Some(s) = s.find(|s| s.recipe == recipe && s.key == key) {
+            s.ended = Some(to);
+        }
     }
 
     /// A waiting set gone wrong elsewhere (a duplicate left in the inbox):
@@ -258,6 +315,7 @@ impl Sets {
             .into_iter()
             .partition(|(_, _, t)| now.duration_since(*t) >= timeout);
         self.extras = young;
+        self.started.retain(|s| now.duration_since(s.at) < timeout);
         for (recipe, name, _) in old {
             out.push(Expired {
                 recipe,
@@ -326,6 +384,34 @@ mod tests {
             "{r:?}"
         );
         assert!(s.expired(Duration::ZERO, t).is_empty());
+    }
+
+    #[test]
+    fn a_file_of_a_started_delivery_is_late_not_waiting() {
+        let (mut s, t) = (sets(), Instant::now());
+        s.add("l", "K_A.TIF".into(), t, &none);
+        let r = s.add("l", "K_B.TIF".into(), t, &none);
+        assert!(matches!(r, Added::Complete { .. }), "{r:?}");
+        let late = |ended| Added::Late {
+            key: "K".into(),
+            name: "K_MTL.txt".into(),
+            ended,
+        };
+        assert_eq!(s.add("l", "K_MTL.txt".into(), t, &none), late(None));
+        s.ended("l", "K", Ended::Done);
+        assert_eq!(
+            s.add("l", "K_MTL.txt".into(), t, &none),
+            late(Some(Ended::Done))
+        );
+        // Another delivery's extra still waits; a band of K starts a new
+        // set, whose extras then join it rather than the old one.
+        assert_eq!(s.add("l", "J_MTL.txt".into(), t, &none), Added::Waiting);
+        assert_eq!(s.add("l", "K_A.TIF".into(), t, &none), Added::Waiting);
+        assert_eq!(s.add("l", "K_MTL.txt".into(), t, &none), Added::Waiting);
+        // Started sets are remembered for the set timeout only.
+        let later = t + Duration::from_secs(10);
+        assert_eq!(s.expired(Duration::from_secs(5), later).len(), 2);
+        assert_eq!(s.add("l", "K_ANG.txt".into(), later, &none), Added::Waiting);
     }
 
     #[test]

@@ -285,3 +285,43 @@ fn a_delivery_dropped_whole_takes_its_files_that_sort_after_the_bands() {
     d.stop();
     assert_eq!(d.count("done", LANDSAT), 1, "{}", d.text());
 }
+
+/// A file of a delivery that no pattern reads (the MTL), arriving after its
+/// delivery's job ended, goes where the delivery went at once: beside it in
+/// done/, or in failed/ with the reason. It used to wait alone for a set
+/// that would never come, and fail only after `set_timeout_secs`.
+#[test]
+fn a_late_file_of_a_delivery_goes_where_its_delivery_went() {
+    let site = site("set_timeout_secs = 600");
+    let mut d = site.start();
+    d.wait_ready();
+    for f in ["SR_B4.TIF", "SR_B5.TIF", "QA_PIXEL.TIF"] {
+        drop_staged(&site, &staged(&site, LANDSAT, f));
+    }
+    wait_until(60, "the bands in done/", || names(&site.done).len() == 3);
+    drop_staged(&site, &staged(&site, LANDSAT, "MTL.json"));
+    wait_until(60, "the MTL beside them", || {
+        names(&site.done) == done_names(LANDSAT)
+    });
+    d.wait_log(10, "the late line", |v| {
+        v["message"] == "arrived after its delivery was done: moved to done/ beside its files"
+    });
+    // A delivery whose job failed: its late MTL follows it to failed/.
+    let bad = LANDSAT.replace("20231015_20231019", "20231031_20231102");
+    for f in ["SR_B4.TIF", "SR_B5.TIF"] {
+        drop_staged(&site, &staged(&site, &bad, f));
+    }
+    let qa = site.env.path(&format!("staging/{bad}_QA_PIXEL.TIF"));
+    std::fs::write(&qa, b"II*\0not a tiff").unwrap();
+    drop_staged(&site, &qa);
+    wait_until(60, "the set in failed/", || {
+        site.failed.join(format!("{bad}.error.json")).exists()
+    });
+    drop_staged(&site, &staged(&site, &bad, "MTL.json"));
+    let json = site.failed.join(format!("{bad}_MTL.json.error.json"));
+    wait_until(60, "the late MTL in failed/", || json.exists());
+    let body = std::fs::read_to_string(&json).unwrap();
+    assert!(body.contains("arrived after its delivery"), "{body}");
+    assert!(names(&site.work).is_empty(), "{:?}", names(&site.work));
+    d.stop();
+}
