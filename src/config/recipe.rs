@@ -106,6 +106,12 @@ pub(super) fn check_inputs(name: &str, r: &Recipe) -> Result<(), String> {
     if inputs.is_empty() {
         return Err(format!("recipe '{name}': `inputs` is empty"));
     }
+    if !inputs.values().any(|d| d.pattern.keyed()) {
+        return Err(format!(
+            "recipe '{name}': no input pattern has a '*': at least one must, as what it \
+             matches (the set key) ties a delivery's files together and names the output"
+        ));
+    }
     for k in inputs.keys() {
         crate::ops::expr::Bindings::check_name(k).map_err(|e| format!("recipe '{name}': {e}"))?;
     }

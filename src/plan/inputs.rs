@@ -192,7 +192,7 @@ fn delivery(
         [first, ..] => (first.clone(), None),
     };
     let shown = crate::error::show(&label);
-    let wanted = |name: &str| decls.values().any(|d| d.pattern.key(name).is_some());
+    let wanted = |name: &str| decls.values().any(|d| d.pattern.matches(name));
     let found: Vec<Found> = match req.files.as_slice() {
         [one] if one.is_dir() => walk(one).map_err(|e| job(format!("{shown}: {e}")))?,
         [one] if Packing::of(one).is_some() => {
@@ -252,7 +252,7 @@ fn delivery(
     for (name, d) in decls {
         let hits: Vec<&Found> = found
             .iter()
-            .filter(|f| d.pattern.key(&f.name).is_some())
+            .filter(|f| d.pattern.matches(&f.name))
             .collect();
         let [hit] = hits.as_slice() else {
             let what = if hits.is_empty() {
@@ -266,7 +266,10 @@ fn delivery(
                 d.pattern
             )));
         };
-        keys.push((name.clone(), d.pattern.key(&hit.name).unwrap_or_default()));
+        // A fixed name (no `*`) has no key to agree with the others'.
+        if let Some(k) = d.pattern.key(&hit.name) {
+            keys.push((name.clone(), k));
+        }
         sources.push(Source {
             name: Some(name.to_ascii_lowercase()),
             location: hit.location.clone(),

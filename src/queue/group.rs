@@ -85,7 +85,7 @@ fn check(
     let missing: Vec<String> = decls
         .iter()
         .filter(|(n, _)| !named.contains_key(n.as_str()))
-        .map(|(n, d)| format!("{n} ({})", d.pattern.as_str().replace('*', key)))
+        .map(|(n, d)| format!("{n} ({})", d.pattern.expected(key)))
         .collect();
     if !missing.is_empty() {
         why.push(format!("missing {}", missing.join(", ")));

@@ -282,7 +282,7 @@ impl Sets {
                     .iter()
                     .any(|m| p.key(&m.to_string_lossy()).as_deref() == Some(key))
             })
-            .map(|(i, p)| format!("{i} ({})", p.as_str().replace('*', key)))
+            .map(|(i, p)| format!("{i} ({})", p.expected(key)))
             .collect()
     }
 
