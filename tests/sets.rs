@@ -241,7 +241,14 @@ fn a_fixed_name_input_reads_a_safe_qi_data_mask() {
         "[recipes.z]\nexpr = 'a'\ninputs = { a = 'A.tif' }\n",
     );
     let r = run_recipe(&env, &none, "z", &[&safe], None);
-    refused(&r, 2, &["recipe 'z'", "no input pattern has a '*'"]);
+    refused(
+        &r,
+        2,
+        &[
+            "none.toml: line 3: recipe 'z'",
+            "no input pattern has a '*'",
+        ],
+    );
 }
 
 /// A copy of the .SAFE tree in `env`, for breaking.

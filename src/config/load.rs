@@ -76,7 +76,11 @@ pub fn parse(text: &str) -> Result<Config, String> {
                 "{line}recipe '{name}': set exactly one of `expr` or `op`"
             ));
         }
-        check_inputs(name, r)?;
+        check_inputs(name, r).map_err(|(key, e)| {
+            let line = line_of(text, &["recipes", name, key])
+                .map_or(String::new(), |l| format!("line {l}: "));
+            format!("{line}{e}")
+        })?;
     }
     Ok(cfg)
 }

@@ -90,36 +90,38 @@ impl BandList {
 }
 
 /// A recipe's named inputs: names an expression can use, band math only,
-/// and a `grid` that names one of them.
-pub(super) fn check_inputs(name: &str, r: &Recipe) -> Result<(), String> {
+/// and a `grid` that names one of them. An error comes with the key it is
+/// about (`inputs` or `grid`), for the caller to find its line.
+pub(super) fn check_inputs(name: &str, r: &Recipe) -> Result<(), (&'static str, String)> {
+    let fail = |key, why: String| Err((key, format!("recipe '{name}': {why}")));
     let Some(inputs) = &r.inputs else {
         return match &r.grid {
-            Some(_) => Err(format!("recipe '{name}': `grid` needs `inputs`")),
+            Some(_) => fail("grid", "`grid` needs `inputs`".into()),
             None => Ok(()),
         };
     };
     if r.op.is_some() {
-        return Err(format!(
-            "recipe '{name}': `inputs` works with `expr` only (ops read one file)"
-        ));
+        return fail(
+            "inputs",
+            "`inputs` works with `expr` only (ops read one file)".into(),
+        );
     }
     if inputs.is_empty() {
-        return Err(format!("recipe '{name}': `inputs` is empty"));
+        return fail("inputs", "`inputs` is empty".into());
     }
     if !inputs.values().any(|d| d.pattern.keyed()) {
-        return Err(format!(
-            "recipe '{name}': no input pattern has a '*': at least one must, as what it \
-             matches (the set key) ties a delivery's files together and names the output"
-        ));
+        let why = "no input pattern has a '*': at least one must, as what it matches (the set \
+                   key) ties a delivery's files together and names the output";
+        return fail("inputs", why.into());
     }
     for k in inputs.keys() {
-        crate::ops::expr::Bindings::check_name(k).map_err(|e| format!("recipe '{name}': {e}"))?;
+        if let Err(e) = crate::ops::expr::Bindings::check_name(k) {
+            return fail("inputs", e.to_string());
+        }
     }
     if let Some(g) = &r.grid {
         if !inputs.keys().any(|k| k.eq_ignore_ascii_case(g)) {
-            return Err(format!(
-                "recipe '{name}': grid = '{g}' is not one of its inputs"
-            ));
+            return fail("grid", format!("grid = '{g}' is not one of its inputs"));
         }
     }
     Ok(())
