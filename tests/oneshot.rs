@@ -279,6 +279,21 @@ fn config_lookup_order_and_flag_overrides() {
         c.bands[0][150 * 300 + 150],
         read(&env.path("s.tif")).bands[1][150 * 300 + 150]
     );
+    // `window = 0` is automatic in the config and on the command line
+    // alike; `--window 0` takes a configured window back to automatic.
+    env.write("w.toml", "[engine]\nwindow = 16\n");
+    let windows = |extra: &[&str]| -> u64 {
+        let mut args = vec!["s.tif", "-e", "b1", "-o", "w.tif", "--overwrite", "--json"];
+        args.extend(extra);
+        let r = env.run(args);
+        let v: serde_json::Value = serde_json::from_str(r.ok().stdout().trim()).unwrap();
+        v["windows"].as_u64().unwrap()
+    };
+    let auto = windows(&[]);
+    assert_eq!(windows(&["--window", "0"]), auto);
+    // 300×200 px in 16-px windows.
+    assert_eq!(windows(&["--config", "w.toml"]), 19 * 13);
+    assert_eq!(windows(&["--config", "w.toml", "--window", "0"]), auto);
 }
 
 #[test]

@@ -230,7 +230,8 @@ pub struct RunArgs {
     /// Worker threads (default: one per core).
     #[arg(short = 'j', long)]
     pub workers: Option<usize>,
-    /// Window edge in pixels (default: follows output tiles and input blocks).
+    /// Window edge in pixels (0 or unset: follows output tiles and input
+    /// blocks, as `[engine] window = 0`).
     #[arg(long)]
     pub window: Option<usize>,
     /// GDAL block cache in MB (shared by all workers).

@@ -140,12 +140,10 @@ pub fn resolve(args: &Request, cfg: &Config) -> Result<JobSpec, Error> {
     // The name decides the format unless told, and may not contradict it.
     let format = Format::for_output(&output, args.format.or(recipe.format))
         .map_err(|e| usage(format!("{}: {e}", crate::error::show(&output))))?;
-    let window = args
-        .window
-        .or((cfg.engine.window > 0).then_some(cfg.engine.window));
-    if window == Some(0) {
-        return Err(usage("--window: must be at least 1"));
-    }
+    // 0 is "automatic" in the config and on the command line alike (so
+    // `--window 0` overrides a configured window back to automatic).
+    let window = args.window.unwrap_or(cfg.engine.window);
+    let window = (window > 0).then_some(window);
     Ok(JobSpec {
         input: input.to_path_buf(),
         inputs: bound.sources,
