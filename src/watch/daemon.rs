@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +20,7 @@ use super::feeder::{self, Fed, Feeder, Item};
 use super::scan::{esc, lstat, Settler, Stamp};
 use super::sdnotify::Notifier;
 use super::watcher::{self, Note, Watch};
-use crate::config::watch::{OnStop, Settings};
+use crate::config::watch::Settings;
 use crate::config::Config;
 use crate::engine::job::{JobCtx, Outcome};
 use crate::engine::Engine;
@@ -221,7 +220,7 @@ impl Daemon {
         self.progress + windows as u64
     }
 
-    fn status(&self) -> String {
+    pub(super) fn status(&self) -> String {
         format!(
             "{}: {} done, {} failed, {} in flight, {} waiting to retry",
             if self.stopping.is_some() {
@@ -234,34 +233,6 @@ impl Daemon {
             self.inflight.len() + self.backlog.len(),
             self.retries.len()
         )
-    }
-
-    pub fn begin_stop(&mut self) {
-        let now = Instant::now();
-        self.stopping = Some(now + self.s.grace);
-        self.feeder_stop.store(true, Ordering::SeqCst);
-        self.watch = None;
-        self.notifier.stopping(&self.status());
-        let rollback = self.s.on_stop == OnStop::Rollback;
-        tracing::info!(
-            in_flight = self.inflight.len(),
-            "stopping: no new files; {}",
-            if rollback {
-                "rolling back in-flight files".to_string()
-            } else {
-                format!("in-flight files may finish within {:.0?}", self.s.grace)
-            }
-        );
-        if rollback {
-            self.cancel_all();
-        }
-    }
-
-    fn cancel_all(&mut self) {
-        self.cancelled = true;
-        for r in self.inflight.values() {
-            r.item.cancel.store(true, Ordering::SeqCst);
-        }
     }
 
     fn wait(&self, timeout: Duration) {
@@ -370,36 +341,5 @@ impl Daemon {
             wake = wake.min(t);
         }
         wake.saturating_duration_since(now)
-    }
-
-    /// Stop the feeder and the engine; log what is left in work/.
-    fn shut_down(&mut self) {
-        self.feeder_stop.store(true, Ordering::SeqCst);
-        if let Some(f) = self.feeder.take() {
-            drop(f.items);
-            let _ = f.thread.join();
-            for m in f.fed.try_iter() {
-                self.on_fed(m);
-            }
-        }
-        if let Some(engine) = self.engine.take() {
-            match Arc::try_unwrap(engine) {
-                Ok(e) => e.shutdown(),
-                Err(e) => drop(e),
-            }
-        }
-        self.drain_outcomes();
-        let left: Vec<PathBuf> = self
-            .inflight
-            .values()
-            .map(|r| &r.item)
-            .chain(self.backlog.iter())
-            .chain(self.retries.iter().map(|(_, i)| i))
-            .map(|i| self.s.work.join(&i.name))
-            .collect();
-        if !left.is_empty() {
-            tracing::info!(files = left.len(), "left in work/ for the next start");
-        }
-        self.notifier.status(&self.status(), true);
     }
 }

@@ -28,6 +28,7 @@ mod outcome;
 pub mod scan;
 pub mod sdnotify;
 mod sets;
+mod stopping;
 pub mod watcher;
 
 use std::time::Instant;
