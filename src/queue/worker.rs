@@ -120,8 +120,12 @@ impl Worker {
     fn main_loop(&mut self) {
         while !self.stop.load(Ordering::SeqCst) {
             // Wait out another slot's store pause (a poisoned lock only
-            // means that slot panicked: claiming is still right).
+            // means that slot panicked: claiming is still right); a SIGTERM
+            // that ended the pause must not be followed by a claim.
             drop(self.pause.lock());
+            if self.stop.load(Ordering::SeqCst) {
+                return;
+            }
             let (host, lease, max) = (self.host.clone(), self.q.lease_secs, self.max());
             let claimed = self.db.run(&self.stop, |c| {
                 for id in jobs::bury_expired(c, max)? {
