@@ -10,7 +10,8 @@
 //! travel with it; a set with every input waits while files of its key
 //! are still in the inbox, so those sorting after its last band (`mv
 //! LC09_…/*` claims in name order) are not left behind. Such a file
-//! arriving after its set started is `Late`: it goes with the set's job
+//! arriving after its set started, and not taken by a new set of its key
+//! within the settle time, is `Late`: it goes with the set's job
 //! or where its files went, rather than waiting for a set that will not
 //! come. A second file for an input of a waiting set fails the whole set;
 //! a set still incomplete after `set_timeout_secs` fails with the names
