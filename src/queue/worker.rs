@@ -123,6 +123,10 @@ impl Worker {
             // Wait out another slot's store pause (a poisoned lock only
             // means that slot panicked: claiming is still right).
             drop(self.pause.lock());
+            // The pause may have ended on SIGTERM: claim nothing more.
+            if self.stop.load(Ordering::SeqCst) {
+                return;
+            }
             let (host, lease, max) = (self.host.clone(), self.q.lease_secs, self.max());
             let claimed = self.db.run(&self.stop, |c| {
                 for id in jobs::bury_expired(c, max)? {
