@@ -63,6 +63,23 @@ fn said() -> String {
     }
 }
 
+/// [`stat`] that gives up after `secs`: a store that accepts connections
+/// and never answers (a hung balancer) makes it None rather than never
+/// return. For probes, which a paused worker's slots and its stop wait
+/// behind. A `GDAL_HTTP_TIMEOUT` set in the environment wins.
+pub fn stat_within(path: &str, secs: u32) -> Option<u64> {
+    const TIMEOUT: &str = "GDAL_HTTP_TIMEOUT";
+    let ours = std::env::var_os(TIMEOUT).is_none();
+    if ours {
+        let _ = gdal::config::set_thread_local_config_option(TIMEOUT, &secs.to_string());
+    }
+    let size = stat(path);
+    if ours {
+        let _ = gdal::config::clear_thread_local_config_option(TIMEOUT);
+    }
+    size
+}
+
 /// Size of the object or "directory" at `path`; None if GDAL cannot see it.
 pub fn stat(path: &str) -> Option<u64> {
     let p = c(path).ok()?;

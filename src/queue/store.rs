@@ -14,7 +14,9 @@
 //! store_pause_secs`, 2 minutes by default): a bucket that will never
 //! answer (deleted, no permission to list it) must not stop the worker for
 //! good; its jobs then spend their attempts at that pace and end `dead`
-//! with the reason.
+//! with the reason. Each probe gives up after 10 s (`s3::reachable`): the
+//! pause holds every slot, and a store that accepts connections and never
+//! answers must neither hold them for good nor keep SIGTERM from stopping.
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};

@@ -8,7 +8,7 @@
 //! or cancelled.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use postgres::fallible_iterator::FallibleIterator;
@@ -40,7 +40,8 @@ pub struct Worker {
     busy: Arc<AtomicUsize>,
     /// Held by the slot that waits for an unreachable store; every slot
     /// takes it before claiming, so the whole process pauses (see `store`).
-    pause: Arc<Mutex<()>>,
+    /// Holds when the last pause ended.
+    pause: Arc<Mutex<Option<Instant>>>,
 }
 
 /// Connect (exit 2 if the queue is unusable), then run `q.jobs` slots
@@ -77,7 +78,7 @@ pub fn run(url: &str, cfg: Config, q: QueueConfig, metrics: Option<&str>) -> Res
         .unwrap_or_else(std::env::temp_dir)
         .join(format!("tilerun-worker-{}", std::process::id()));
     let (cfg, busy) = (Arc::new(cfg), Arc::new(AtomicUsize::new(0)));
-    let pause = Arc::new(Mutex::new(()));
+    let pause = Arc::new(Mutex::new(None));
     let mut workers = Vec::with_capacity(slots);
     // Claims, renewals and failures need no fsync of their own: if the
     // database loses one in a crash, the token no longer matches, the
@@ -153,19 +154,22 @@ impl Worker {
     /// After a failed job: if its store does not answer, stop every slot
     /// of this process from claiming until it does. A slot that finds
     /// another already pausing waits for that pause instead of starting a
-    /// second one after it.
+    /// second one after it: a pause that ended after this job failed
+    /// covered it. (Not a `try_lock`: that also fails while another slot
+    /// merely passes the lock on its way to claim, and would skip the pause.)
     fn pause_for_store(&self, j: &Claimed) {
         let buckets = super::store::buckets(&j.members, &self.cfg);
         if buckets.is_empty() {
             return;
         }
+        let failed_at = Instant::now();
         let limit = Duration::from_secs_f64(self.q.store_pause_secs);
-        let _held = match self.pause.try_lock() {
-            Ok(held) => held,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return drop(self.pause.lock()),
-        };
+        let mut last = self.pause.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.is_some_and(|t| t >= failed_at) {
+            return;
+        }
         super::store::wait_until_reachable(&buckets, limit, &self.stop);
+        *last = Some(Instant::now());
     }
 
     fn max(&self) -> i32 {

@@ -108,10 +108,11 @@ impl std::fmt::Display for S3Uri {
 }
 
 /// Does the bucket answer (the endpoint is up and the bucket exists)?
-/// Asks afresh, past GDAL's cache.
+/// Asks afresh, past GDAL's cache, and within 10 s: a store that hangs
+/// does not answer (and a worker's pause must stay able to stop).
 pub fn reachable(bucket: &str) -> bool {
     vsi::clear_cache();
-    vsi::stat(&format!("/vsis3/{bucket}")).is_some()
+    vsi::stat_within(&format!("/vsis3/{bucket}"), 10).is_some()
 }
 
 /// The bucket must be reachable: a start-up check (usage error).

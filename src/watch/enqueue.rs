@@ -310,7 +310,15 @@ impl super::daemon::Daemon {
             return;
         };
         match res {
-            Ok(n) => report(n.carry_out(&self.s, db, &self.stop), &n, &mut self.done),
+            Ok(n) => {
+                let res = n.carry_out(&self.s, db, &self.stop);
+                // Its files are in done/: a late extra of the set goes there too.
+                if res.is_ok() && n.key.is_some() {
+                    let ended = super::sets::Ended::Done;
+                    self.sets.ended(&item.recipe, &n.name, ended);
+                }
+                report(res, &n, &mut self.done)
+            }
             Err(e) => {
                 tracing::error!(input = %super::scan::esc(&item.name), "cannot hand over to the queue: {}", e.msg)
             }

@@ -108,9 +108,9 @@ impl Daemon {
     }
 
     /// A file of delivery `key` (one no pattern reads: MTL, thumbnail)
-    /// claimed after its job started: it joins the job's files, or goes
-    /// where they went, at once rather than waiting alone for a set that
-    /// will never come.
+    /// claimed after its job started, and not taken by a new set of its key
+    /// within the settle time: it joins the job's files, or goes where they
+    /// went, rather than waiting alone for a set that will never come.
     fn late_file(&mut self, recipe: &str, key: &str, name: OsString, ended: Option<Ended>) {
         let input = esc(&name);
         if let Some(item) = self.set_item(recipe, key) {
@@ -134,8 +134,9 @@ impl Daemon {
                     finish::log(&rec, Verdict::Failed, None);
                 })
             }
-            // Started, and neither running nor ended: the daemon is
-            // stopping and rolled it back. A restart regroups work/.
+            // Started, and neither running nor ended: rolled back by a
+            // stop, or its files could not be moved (or handed over) and
+            // stay in work/. A restart regroups work/.
             None => {
                 tracing::info!(input = %input, set = %key, recipe,
                     "arrived after its delivery started; left in work/ for the next start");
@@ -179,8 +180,12 @@ impl Daemon {
         self.fail_set(recipe, &key, paths, &[], &cause);
     }
 
-    /// Fail sets (and stray extras) that waited past `set_timeout_secs`.
+    /// Send extras of started deliveries after them (see `Sets::late`);
+    /// fail sets (and stray extras) that waited past `set_timeout_secs`.
     pub(super) fn expire_sets(&mut self, now: Instant) {
+        for (recipe, late) in self.sets.late(self.s.settle, now) {
+            self.on_set(&recipe, late);
+        }
         for e in self.sets.expired(self.s.set_timeout, now) {
             let cause = format!(
                 "incomplete after {:.0?}: missing {}",

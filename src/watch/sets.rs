@@ -10,7 +10,8 @@
 //! travel with it; a set with every input waits while files of its key
 //! are still in the inbox, so those sorting after its last band (`mv
 //! LC09_…/*` claims in name order) are not left behind. Such a file
-//! arriving after its set started is `Late`: it goes with the set's job
+//! arriving after its set started, and not taken by a new set of its key
+//! within the settle time, is `Late`: it goes with the set's job
 //! or where its files went, rather than waiting for a set that will not
 //! come. A second file for an input of a waiting set fails the whole set;
 //! a set still incomplete after `set_timeout_secs` fails with the names
@@ -61,12 +62,13 @@ pub enum Ended {
     Failed,
 }
 
-/// A set handed to the daemon: remembered for `set_timeout_secs` so a file
-/// of its delivery arriving after the start is not left waiting for a set
-/// that will never come.
+/// A set handed to the daemon: remembered while its job runs and for
+/// `set_timeout_secs` after, so a file of its delivery arriving after the
+/// start is not left waiting for a set that will never come.
 struct Started {
     recipe: String,
     key: String,
+    /// When it started, then when it ended.
     at: Instant,
     ended: Option<Ended>,
 }
@@ -168,13 +170,7 @@ impl Sets {
                 .iter_mut()
                 .find(|((r, k), _)| r == recipe && text.starts_with(k.as_str()));
             let Some(((_, key), w)) = owner else {
-                if let Some(s) = self.started_for(recipe, &text) {
-                    return Added::Late {
-                        key: s.key.clone(),
-                        name,
-                        ended: s.ended,
-                    };
-                }
+                // Even if its key has started: see `late`.
                 self.extras.push((recipe.to_string(), name, now));
                 return Added::Waiting;
             };
@@ -249,6 +245,26 @@ impl Sets {
         out
     }
 
+    /// Extras that have waited `grace` for a new set of their key, whose
+    /// key has a started set: they are `Late` for it. Not at once: a
+    /// delivery dropped again (`mv dir/*` claims its MTL before its bands)
+    /// is a new set of a started key, and its extras are its own.
+    pub fn late(&mut self, grace: Duration, now: Instant) -> Vec<(String, Added)> {
+        let mut out = Vec::new();
+        for (recipe, name, since) in std::mem::take(&mut self.extras) {
+            let text = name.to_string_lossy();
+            let s = self.started_for(&recipe, &text);
+            match s.filter(|_| now.duration_since(since) >= grace) {
+                Some(s) => {
+                    let (key, ended) = (s.key.clone(), s.ended);
+                    out.push((recipe, Added::Late { key, name, ended }));
+                }
+                None => self.extras.push((recipe, name, since)),
+            }
+        }
+        out
+    }
+
     /// The latest started set of `recipe` whose key begins `name`.
     fn started_for(&self, recipe: &str, name: &str) -> Option<&Started> {
         self.started
@@ -262,6 +278,7 @@ impl Sets {
         let mut s = self.started.iter_mut().rev();
         if let Some(s) = s.find(|s| s.recipe == recipe && s.key == key) {
             s.ended = Some(to);
+            s.at = Instant::now();
         }
     }
 
@@ -315,7 +332,9 @@ impl Sets {
             .into_iter()
             .partition(|(_, _, t)| now.duration_since(*t) >= timeout);
         self.extras = young;
-        self.started.retain(|s| now.duration_since(s.at) < timeout);
+        // Remembered while its job runs, and `timeout` after it ends.
+        self.started
+            .retain(|s| s.ended.is_none() || now.duration_since(s.at) < timeout);
         for (recipe, name, _) in old {
             out.push(Expired {
                 recipe,
@@ -397,21 +416,40 @@ mod tests {
             name: "K_MTL.txt".into(),
             ended,
         };
-        assert_eq!(s.add("l", "K_MTL.txt".into(), t, &none), late(None));
-        s.ended("l", "K", Ended::Done);
-        assert_eq!(
-            s.add("l", "K_MTL.txt".into(), t, &none),
-            late(Some(Ended::Done))
-        );
-        // Another delivery's extra still waits; a band of K starts a new
-        // set, whose extras then join it rather than the old one.
-        assert_eq!(s.add("l", "J_MTL.txt".into(), t, &none), Added::Waiting);
-        assert_eq!(s.add("l", "K_A.TIF".into(), t, &none), Added::Waiting);
+        let grace = Duration::from_secs(1);
+        let soon = t + grace;
+        // An extra of K waits out the grace (a new K may be arriving).
         assert_eq!(s.add("l", "K_MTL.txt".into(), t, &none), Added::Waiting);
-        // Started sets are remembered for the set timeout only.
-        let later = t + Duration::from_secs(10);
-        assert_eq!(s.expired(Duration::from_secs(5), later).len(), 2);
+        assert_eq!(s.late(grace, t), []);
+        assert_eq!(s.late(grace, soon), [("l".to_string(), late(None))]);
+        s.ended("l", "K", Ended::Done);
+        assert_eq!(s.add("l", "K_MTL.txt".into(), t, &none), Added::Waiting);
+        assert_eq!(
+            s.late(grace, soon),
+            [("l".to_string(), late(Some(Ended::Done)))]
+        );
+        // Another delivery's extra still waits; a band of K within the
+        // grace starts a new set, whose extras join it, not the old one.
+        assert_eq!(s.add("l", "J_MTL.txt".into(), t, &none), Added::Waiting);
+        assert_eq!(s.add("l", "K_MTL.txt".into(), t, &none), Added::Waiting);
+        assert_eq!(s.add("l", "K_A.TIF".into(), t, &none), Added::Waiting);
+        assert_eq!(s.late(grace, soon), []);
+        let r = s.add("l", "K_B.TIF".into(), t, &none);
+        assert!(
+            matches!(&r, Added::Complete { members, .. } if members.len() == 3),
+            "{r:?}"
+        );
+        // Started sets are remembered while running, and for the set
+        // timeout after they end.
+        let later = soon + Duration::from_secs(10);
+        assert_eq!(s.expired(Duration::from_secs(5), later).len(), 1);
         assert_eq!(s.add("l", "K_ANG.txt".into(), later, &none), Added::Waiting);
+        assert_eq!(s.late(grace, later + grace).len(), 1);
+        s.ended("l", "K", Ended::Done);
+        let after = later + Duration::from_secs(10);
+        assert_eq!(s.expired(Duration::from_secs(5), after), []);
+        assert_eq!(s.add("l", "K_ANG.txt".into(), after, &none), Added::Waiting);
+        assert_eq!(s.late(grace, after + grace), []);
     }
 
     #[test]

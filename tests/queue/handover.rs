@@ -179,3 +179,29 @@ fn a_set_the_database_cannot_take_goes_back_to_work_and_is_queued_at_the_next_st
     assert_eq!(names(&site.done), done(LANDSAT));
     assert_eq!(watch::tree(&site.work), [".tilerun.lock"]);
 }
+
+/// A delivery's MTL arriving after the set was handed over goes to done/
+/// beside it at once (it used to stay in work/ until the daemon restarted:
+/// a handed-over set never "ends" in the daemon's books).
+#[test]
+fn a_late_extra_of_a_handed_over_set_follows_it_to_done() {
+    let pg = Pg::start();
+    let site = site(&pg);
+    let mut d = site.start();
+    d.wait_ready();
+    let files = staged(&site, LANDSAT);
+    let rename = |p: &PathBuf| std::fs::rename(p, site.inbox.join(p.file_name().unwrap())).unwrap();
+    for p in &files[1..] {
+        rename(p);
+    }
+    wait_until(60, "the set queued", || d.count("queued", LANDSAT) == 1);
+    rename(&files[0]);
+    let mtl = format!("{LANDSAT}_MTL.json");
+    wait_until(30, "the late MTL in done/", || {
+        site.done.join(&mtl).exists()
+    });
+    d.stop();
+    assert_eq!(names(&site.done), done(LANDSAT), "{}", d.text());
+    assert_eq!(watch::tree(&site.work), [".tilerun.lock"], "{}", d.text());
+    assert_eq!(jobs(&pg), format!("{LANDSAT}|3|pending"));
+}

@@ -15,10 +15,11 @@ use crate::watch::harness::wait_until;
 
 /// A TCP forwarder to moto that can be shut: closed, it cuts every open
 /// connection and drops each new one at once (the client sees the store
-/// fail, not hang).
+/// fail, not hang). Hung, it accepts connections and never answers.
 struct Gate {
     port: u16,
     open: Arc<AtomicBool>,
+    hung: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
 }
 
@@ -26,11 +27,18 @@ impl Gate {
     fn new(to: u16) -> Gate {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let open = Arc::new(AtomicBool::new(true));
+        let (open, hung) = (
+            Arc::new(AtomicBool::new(true)),
+            Arc::new(AtomicBool::new(false)),
+        );
         let conns = Arc::new(Mutex::new(Vec::new()));
-        let (o, c) = (Arc::clone(&open), Arc::clone(&conns));
+        let (o, h, c) = (Arc::clone(&open), Arc::clone(&hung), Arc::clone(&conns));
         std::thread::spawn(move || {
             for down in l.incoming().flatten() {
+                if h.load(Ordering::SeqCst) {
+                    c.lock().unwrap().push(down);
+                    continue;
+                }
                 let Ok(up) = TcpStream::connect(("127.0.0.1", to)) else {
                     continue;
                 };
@@ -43,7 +51,16 @@ impl Gate {
                 pipe(up, down);
             }
         });
-        Gate { port, open, conns }
+        Gate {
+            port,
+            open,
+            hung,
+            conns,
+        }
+    }
+
+    fn hang(&self) {
+        self.hung.store(true, Ordering::SeqCst);
     }
 
     fn set(&self, open: bool) {
@@ -108,6 +125,41 @@ fn a_store_outage_pauses_claims_and_costs_no_job() {
     assert!(w.text().contains("answers again"), "{}", w.text());
     assert!(outcomes(&w, "dead").is_empty(), "{}", w.text());
     assert_eq!(outcomes(&w, "done").len(), 4, "{}", w.text());
+}
+
+/// A store that accepts connections and never answers (a hung balancer)
+/// must not freeze a paused worker: each probe of the store has a time
+/// limit, so SIGTERM still stops it. (The probe used to wait for ever, with
+/// every slot of the worker waiting behind it.)
+#[test]
+fn a_store_that_hangs_does_not_freeze_a_paused_worker() {
+    let moto = Moto::start();
+    let gate = Gate::new(moto.port);
+    let site = Site::new("jobs = 2");
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let input = site.inputs(1).remove(0);
+    moto.put("/tiles/in/a.tif", &input);
+    moto.submit(&site, "ndvi", "s3://tiles/in/a.tif");
+    let endpoint = format!("127.0.0.1:{}", gate.port);
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_S3_ENDPOINT" => (k.as_str(), endpoint.as_str()),
+            _ => (k.as_str(), v.as_str()),
+        })
+        .collect();
+    gate.set(false);
+    let mut w = site.worker(&env);
+    wait_until(60, "the worker to pause", || {
+        w.text().contains("not claiming jobs until it answers")
+    });
+    // The next probes (1 s, then 2 s apart) meet a store that hangs.
+    gate.hang();
+    std::thread::sleep(Duration::from_millis(3500));
+    w.signal(libc::SIGTERM);
+    assert_eq!(w.wait_exit(60), 0, "{}", w.text());
+    assert!(w.text().contains("stopped"), "{}", w.text());
 }
 
 /// A store that never comes back (here: gone for good) must not stop the

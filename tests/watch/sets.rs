@@ -325,3 +325,42 @@ fn a_late_file_of_a_delivery_goes_where_its_delivery_went() {
     assert!(names(&site.work).is_empty(), "{:?}", names(&site.work));
     d.stop();
 }
+
+/// A delivery that failed, dropped again whole once fixed (`mv dir/*`, so
+/// its MTL, sorting first, is claimed before any band): the MTL belongs to
+/// the new delivery, whose bands are still in the inbox, not to the failed
+/// one. It travels with the new set to done/; nothing more goes to failed/.
+#[test]
+fn a_redelivery_after_a_failure_keeps_its_first_claimed_extra() {
+    let site = site("set_timeout_secs = 600");
+    let mut d = site.start();
+    d.wait_ready();
+    for f in ["SR_B4.TIF", "SR_B5.TIF"] {
+        drop_staged(&site, &staged(&site, LANDSAT, f));
+    }
+    let qa = site.env.path(&format!("staging/{LANDSAT}_QA_PIXEL.TIF"));
+    std::fs::write(&qa, b"II*\0not a tiff").unwrap();
+    drop_staged(&site, &qa);
+    let error = site.failed.join(format!("{LANDSAT}.error.json"));
+    wait_until(60, "the broken delivery in failed/", || error.exists());
+    let failed_before = names(&site.failed);
+    // The fixed delivery, MTL first as `mv` does it in name order.
+    let again: Vec<PathBuf> = ["MTL.json", "QA_PIXEL.TIF", "SR_B4.TIF", "SR_B5.TIF"]
+        .iter()
+        .map(|f| staged(&site, LANDSAT, f))
+        .collect();
+    for p in &again {
+        drop_staged(&site, p);
+    }
+    wait_until(60, "the fixed delivery done", || {
+        d.count("done", LANDSAT) == 1
+    });
+    d.stop();
+    assert_eq!(names(&site.done), done_names(LANDSAT), "{}", d.text());
+    assert_eq!(names(&site.failed), failed_before, "{}", d.text());
+    assert!(names(&site.work).is_empty(), "{:?}", names(&site.work));
+    assert_same_raster(
+        &site.out.join(format!("{LANDSAT}_landsat_ndvi.tif")),
+        &reference(&site),
+    );
+}
