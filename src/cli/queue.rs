@@ -45,6 +45,7 @@ pub fn run(c: &Command) -> Result<(), Error> {
         } => {
             let mut db = Db::open(&url(queue, &cfg)?)?;
             crate::gdal::env::init(cfg.engine.gdal_cachemax_mb);
+            crate::remote::s3::set_stall_limit(cfg.queue.store_stall_secs);
             let never = std::sync::atomic::AtomicBool::new(false);
             for s in crate::queue::admin::submit(&mut db, &cfg, inputs, recipe, &never)? {
                 if *json {
@@ -86,6 +87,7 @@ pub fn run(c: &Command) -> Result<(), Error> {
                 poll_secs: poll_secs.unwrap_or(cfg.queue.poll_secs),
                 jobs: jobs.unwrap_or(cfg.queue.jobs),
                 store_pause_secs: cfg.queue.store_pause_secs,
+                store_stall_secs: cfg.queue.store_stall_secs,
             };
             q.check().map_err(|e| usage(e.replace("[queue] ", "--")))?;
             let mut cfg = cfg;
@@ -94,6 +96,7 @@ pub fn run(c: &Command) -> Result<(), Error> {
             }
             let listen = metrics.clone().or(cfg.metrics.listen.clone());
             crate::gdal::env::init(cfg.engine.gdal_cachemax_mb);
+            crate::remote::s3::set_stall_limit(q.store_stall_secs);
             crate::queue::worker::run(&url, cfg, q, listen.as_deref())
         }
         Command::Status { queue, json, .. } => status(&url(queue, &cfg)?, *json),

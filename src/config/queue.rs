@@ -31,6 +31,11 @@ pub struct QueueConfig {
     /// nothing until the store answers, for at most this long (then it
     /// claims again: a deleted bucket must not stop a worker for good).
     pub store_pause_secs: f64,
+    /// An S3 transfer (GDAL's reads and its uploads) that connects or moves
+    /// no byte for this long fails, as a transient error: a store that
+    /// accepts connections and never answers must not hold a job (whose
+    /// heartbeat keeps its lease) for ever.
+    pub store_stall_secs: f64,
 }
 
 impl Default for QueueConfig {
@@ -43,6 +48,7 @@ impl Default for QueueConfig {
             poll_secs: 5.0,
             jobs: 2,
             store_pause_secs: 120.0,
+            store_stall_secs: 60.0,
         }
     }
 }
@@ -55,6 +61,7 @@ impl QueueConfig {
             ("backoff_secs", self.backoff_secs),
             ("poll_secs", self.poll_secs),
             ("store_pause_secs", self.store_pause_secs),
+            ("store_stall_secs", self.store_stall_secs),
         ];
         for (key, v) in positive {
             if !(v.is_finite() && v > 0.0 && v < 1e7) {

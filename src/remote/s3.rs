@@ -107,6 +107,27 @@ impl std::fmt::Display for S3Uri {
     }
 }
 
+/// Make GDAL's S3 requests fail when they connect or move no byte for
+/// `secs` (libcurl's low-speed limit: under 1 byte/s for that long), so a
+/// hung store fails a job as transient instead of holding it for ever. A
+/// value set in the environment (`GDAL_HTTP_LOW_SPEED_TIME`,
+/// `GDAL_HTTP_CONNECTTIMEOUT`) is the user's and wins, said in the log.
+pub fn set_stall_limit(secs: f64) {
+    let secs = (secs.ceil() as u64).max(1).to_string();
+    for (key, value) in [
+        ("GDAL_HTTP_LOW_SPEED_TIME", secs.as_str()),
+        ("GDAL_HTTP_LOW_SPEED_LIMIT", "1"),
+        ("GDAL_HTTP_CONNECTTIMEOUT", secs.as_str()),
+    ] {
+        match std::env::var(key) {
+            Ok(own) => tracing::warn!(
+                "{key}={own} from the environment is used in place of [queue] store_stall_secs"
+            ),
+            Err(_) => gdal::config::set_config_option(key, value).unwrap_or(()),
+        }
+    }
+}
+
 /// Does the bucket answer (the endpoint is up and the bucket exists)?
 /// Asks afresh, past GDAL's cache, and within 10 s: a store that hangs
 /// does not answer (and a worker's pause must stay able to stop).

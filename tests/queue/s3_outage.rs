@@ -162,6 +162,41 @@ fn a_store_that_hangs_does_not_freeze_a_paused_worker() {
     assert!(w.text().contains("stopped"), "{}", w.text());
 }
 
+/// A store that accepts connections and never answers must not hold a job
+/// for ever (its heartbeat would keep the lease): GDAL's requests give up
+/// after `[queue] store_stall_secs` without a byte, and the job fails as
+/// transient with the reason (here it has one attempt, so it is dead).
+#[test]
+fn a_job_whose_store_hangs_fails_after_the_stall_limit() {
+    let moto = Moto::start();
+    let gate = Gate::new(moto.port);
+    let site = Site::new("jobs = 1\nmax_attempts = 1\nstore_pause_secs = 1\nstore_stall_secs = 2");
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    let input = site.inputs(1).remove(0);
+    moto.put("/tiles/in/a.tif", &input);
+    moto.submit(&site, "ndvi", "s3://tiles/in/a.tif");
+    let endpoint = format!("127.0.0.1:{}", gate.port);
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_S3_ENDPOINT" => (k.as_str(), endpoint.as_str()),
+            _ => (k.as_str(), v.as_str()),
+        })
+        .collect();
+    gate.hang();
+    let mut w = site.worker(&env);
+    wait_until(60, "the job to fail", || site.pg.count("dead") == 1);
+    w.stop();
+    let dead = outcomes(&w, "dead");
+    assert_eq!(dead.len(), 1, "{}", w.text());
+    let cause = dead[0]["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("s3://tiles/in/a.tif") && cause.contains("cannot be reached"),
+        "{cause}"
+    );
+}
+
 /// A store that never comes back (here: gone for good) must not stop the
 /// worker for good either: the pause ends after `store_pause_secs`, and
 /// the job spends its attempts at that pace and ends `dead`, keeping the
