@@ -55,9 +55,13 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server (make test-deps installs it in .venv/moto)");
-        let m = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut m = Moto { child, port };
+        // Its imports alone take seconds, many more on a loaded box.
+        let deadline = Instant::now() + Duration::from_secs(180);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(st) = m.child.try_wait().unwrap() {
+                panic!("moto_server exited ({st}) before it listened on {port}");
+            }
             assert!(Instant::now() < deadline, "moto_server did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
