@@ -72,11 +72,11 @@ impl Moto {
     /// Sent again if moto closed the connection without a reply, as its
     /// threaded server now and then does under load.
     pub fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-        for _ in 0..3 {
+        for _ in 0..6 {
             if let Some(reply) = self.http_once(method, path, body) {
                 return reply;
             }
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(500));
         }
         panic!("moto never answered {method} {path}");
     }
