@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use crate::util::*;
 
 /// Start a slow job (focal median 15×15 on one worker) and wait until its
-/// temp output exists, so the signal lands mid-write.
-fn start_slow_job(env: &Env) -> Child {
+/// temp output exists, so the signal lands mid-write. `extra` arguments
+/// go to tilerun.
+fn start_slow_job(env: &Env, extra: &[&str]) -> Child {
     oracle(
         "/usr/bin/gdal_create",
         &[
@@ -42,6 +43,7 @@ fn start_slow_job(env: &Env) -> Child {
             "-o",
             "out.tif",
         ])
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -118,7 +120,7 @@ fn first_ctrl_c_stops_cleanly() {
         return;
     }
     let env = Env::new();
-    let child = start_slow_job(&env);
+    let child = start_slow_job(&env, &[]);
     sigint(&child);
     let (code, err) = wait(child, Duration::from_secs(60));
     assert_eq!(code, 130, "{err}");
@@ -134,7 +136,11 @@ fn second_ctrl_c_exits_at_once_and_still_cleans_up() {
         return;
     }
     let env = Env::new();
-    let child = start_slow_job(&env);
+    // 1024-pixel windows: the graceful stop finishes the window in hand,
+    // some 15 s of work (3 s with the default windows), so the second
+    // signal lands before it ends even if this test is starved for
+    // seconds. Exiting at once, the test does not wait for it.
+    let child = start_slow_job(&env, &["--window", "1024"]);
     sigint(&child);
     // Signals of one kind do not queue: a second SIGINT sent while the
     // first is still pending would merge with it. Send it once the first

@@ -237,9 +237,15 @@ impl Daemon {
 
     fn wait(&self, timeout: Duration) {
         let mut sel = Select::new();
-        sel.recv(&self.notes);
-        if let Some(f) = &self.feeder {
-            sel.recv(&f.fed);
+        // Once stopping, the watcher is dropped and the feeder ends: their
+        // channels disconnect, and a disconnected channel is always ready,
+        // so waiting on them spun a core until the last job finished (the
+        // very job the stop waits for). They are still drained each turn.
+        if self.stopping.is_none() {
+            sel.recv(&self.notes);
+            if let Some(f) = &self.feeder {
+                sel.recv(&f.fed);
+            }
         }
         for j in self.inflight.values().filter_map(|r| r.job.as_ref()) {
             sel.recv(&j.outcome);

@@ -59,7 +59,7 @@ fn watch_hands_over_a_whole_set_once_even_across_a_kill_in_the_hand_over() {
         drop(p);
         std::thread::sleep(Duration::from_millis(700));
     }
-    wait_until(30, "three members in work/", || {
+    wait_until(60, "three members in work/", || {
         names(&site.work).len() == 3
     });
     assert_eq!(pg.sql("SELECT count(*) FROM tilerun.jobs"), "0");

@@ -38,6 +38,32 @@ fn staged_count(d: &Daemon) -> usize {
         .count()
 }
 
+fn state(site: &Site, id: i64) -> String {
+    site.pg
+        .sql(&format!("SELECT state FROM tilerun.jobs WHERE id = {id}"))
+}
+
+/// Freeze worker `d` (SIGSTOP) while it holds a staged output it has not
+/// committed, and return that job's id; the worker stays frozen. The test
+/// can be starved past the commit delay between the "staged" line and the
+/// freeze: then the commit won (the job is no longer running), so the
+/// worker goes on and the next output it stages is tried instead.
+fn freeze_staged(site: &Site, d: &mut Daemon, who: &str) -> i64 {
+    for _ in 0..5 {
+        let n = staged_count(d);
+        let id = staged(d, n, &format!("{who} to stage an output"));
+        signal(d.pid(), libc::SIGSTOP);
+        if state(site, id) == "running" {
+            return id;
+        }
+        signal(d.pid(), libc::SIGCONT);
+    }
+    panic!(
+        "{who} committed five outputs before it could be frozen:\n{}",
+        d.text()
+    );
+}
+
 #[test]
 fn killed_and_stopped_workers_lose_and_double_nothing() {
     let site = Site::new("lease_secs = 2\nmax_attempts = 5");
@@ -57,25 +83,18 @@ fn killed_and_stopped_workers_lose_and_double_nothing() {
         site.worker_with(&["--metrics", &metrics], &[DELAY]),
     ];
 
-    // Worker 0 dies (SIGKILL) with a finished output not yet committed.
-    let n = staged_count(&w[0]);
-    let killed = staged(&mut w[0], n, "worker 0 to stage an output");
+    // Worker 0 dies (SIGKILL) with a finished output not yet committed
+    // (frozen there first, so the kill cannot come after the commit).
+    let killed = freeze_staged(&site, &mut w[0], "worker 0");
     w[0].kill9();
 
     // Worker 1 hangs (SIGSTOP) at the same point, past its lease.
-    let n = staged_count(&w[1]);
-    let stopped = staged(&mut w[1], n, "worker 1 to stage an output");
-    signal(w[1].pid(), libc::SIGSTOP);
-    let state = |id: i64| {
-        site.pg
-            .sql(&format!("SELECT state FROM tilerun.jobs WHERE id = {id}"))
-    };
-    assert_eq!(state(stopped), "running", "worker 1 was stopped too late");
+    let stopped = freeze_staged(&site, &mut w[1], "worker 1");
     wait_until(60, "worker 2 to take over the stopped worker's job", || {
-        state(stopped) == "done"
+        state(&site, stopped) == "done"
     });
     signal(w[1].pid(), libc::SIGCONT);
-    let refused = w[1].wait_log(30, "the late commit to be refused", |v| {
+    let refused = w[1].wait_log(60, "the late commit to be refused", |v| {
         v["outcome"] == "refused" && v["job"] == stopped
     });
     assert_eq!(refused["state"], "done", "{refused}");

@@ -57,8 +57,12 @@ fn worker_metrics_count_jobs_pixels_and_the_queue() {
     wait_until(60, "the jobs to end", || {
         site.pg.count("done") == 3 && site.pg.count("failed") == 1
     });
-    wait_until(10, "the worker to be idle again", || {
-        sample(&get(port, "/metrics").1, r#"tilerun_workers{state="idle"}"#) == Some(2.0)
+    // A slot shows idle just before it counts its job: wait for both, or
+    // a scrape in between would miss the last job.
+    wait_until(60, "the worker to be idle with every job counted", || {
+        let body = get(port, "/metrics").1;
+        sample(&body, r#"tilerun_workers{state="idle"}"#) == Some(2.0)
+            && sample(&body, "tilerun_job_duration_seconds_count") >= Some(4.0)
     });
     let (_, after) = get(port, "/metrics");
     let n = |name: &str| sample(&after, name).unwrap_or_else(|| panic!("{name} in {after}"));

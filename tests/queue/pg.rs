@@ -128,10 +128,13 @@ impl Pg {
         );
         let data = self.data();
         let log = self.dir.path().join("log");
+        // pg_ctl waits 60 s by default: a loaded box may need longer.
         let mut args = vec![
             "-D",
             data.to_str().unwrap(),
             "-w",
+            "-t",
+            "300",
             "-l",
             log.to_str().unwrap(),
         ];

@@ -55,9 +55,13 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server (make test-deps installs it in .venv/moto)");
-        let m = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut m = Moto { child, port };
+        // Its imports alone take seconds, many more on a loaded box.
+        let deadline = Instant::now() + Duration::from_secs(180);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(st) = m.child.try_wait().unwrap() {
+                panic!("moto_server exited ({st}) before it listened on {port}");
+            }
             assert!(Instant::now() < deadline, "moto_server did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -68,11 +72,11 @@ impl Moto {
     /// Sent again if moto closed the connection without a reply, as its
     /// threaded server now and then does under load.
     pub fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-        for _ in 0..3 {
+        for _ in 0..6 {
             if let Some(reply) = self.http_once(method, path, body) {
                 return reply;
             }
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(500));
         }
         panic!("moto never answered {method} {path}");
     }

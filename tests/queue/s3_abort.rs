@@ -78,11 +78,13 @@ fn stopped_upload(format: &str) {
     let input = big_input(&site.inputs);
     moto.submit(&site, "raw", &input);
 
-    // GDAL's part size (MiB); every 4 MiB chunk of ours then waits 700 ms.
+    // GDAL's part size (MiB); every chunk sent at the commit then waits
+    // 2 s, so the upload stays open for seconds after the test sees it
+    // (the stop must come before it ends, however slow this test is).
     let env = [("VSIS3_CHUNK_SIZE", "5")];
     let slow = [
         env[0],
-        ("TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS", "700"),
+        ("TILERUN_TEST_UPLOAD_CHUNK_DELAY_MS", "2000"),
         // Logs "staged" as the commit (and the rest of the upload) begins.
         ("TILERUN_TEST_COMMIT_DELAY_MS", "1"),
     ];
@@ -156,12 +158,15 @@ fn upload_line(w: &Daemon) -> serde_json::Value {
 #[test]
 fn an_s3_output_is_uploaded_while_it_is_written() {
     let (moto, site, input) = streaming("jobs = 1");
-    let held = ("TILERUN_TEST_COMMIT_DELAY_MS", "1500");
+    let held = ("TILERUN_TEST_COMMIT_DELAY_MS", "3000");
     let mut w = moto.worker(&site, &[SMALL_PARTS, held]);
     wait_staged(&mut w);
+    // Frozen before its commit, however long the store takes to answer.
+    w.signal(libc::SIGSTOP);
     // Parts are up, the upload open, and still no key before the commit.
     assert_eq!(open_uploads(&moto, "tiles").len(), 1);
     assert_eq!(object_status(&moto, "/tiles/out/big_ndvi.tif"), 404);
+    w.signal(libc::SIGCONT);
     wait_until(60, "the job done", || site.pg.count("done") == 1);
     w.stop();
     let sent = upload_line(&w);
@@ -188,6 +193,8 @@ fn a_part_changed_after_it_went_up_is_sent_again() {
     let held = ("TILERUN_TEST_COMMIT_DELAY_MS", "3000");
     let mut w = moto.worker(&site, &[SMALL_PARTS, held]);
     let staged = wait_staged(&mut w);
+    // Frozen, so the change is made before the commit looks at the parts.
+    w.signal(libc::SIGSTOP);
     let staged = std::path::PathBuf::from(staged["staged"].as_str().unwrap());
     // One byte changed in place (the upload thread may still be reading
     // the file), in part 2: the first sent early, from 16 KiB.
@@ -201,6 +208,7 @@ fn a_part_changed_after_it_went_up_is_sent_again() {
     f.read_exact_at(&mut b, at).unwrap();
     f.write_all_at(&[b[0] ^ 0xff], at).unwrap();
     let bytes = std::fs::read(&staged).unwrap();
+    w.signal(libc::SIGCONT);
     wait_until(60, "the job done", || site.pg.count("done") == 1);
     w.stop();
     let sent = upload_line(&w);

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use super::harness::Site;
 use super::pg::PASSWORD;
+use crate::watch::harness::wait_until;
 
 pub struct Certs {
     pub ca: PathBuf,
@@ -180,6 +181,11 @@ fn tls_settings_are_honoured_and_verified() {
     );
     let plain = url(&site, "localhost", "sslmode=disable");
     for (u, want) in [(&full, "true"), (&plain, "false")] {
+        // A session of an earlier tilerun process can outlive it for a
+        // moment on the server: wait for none, so all seen are this one's.
+        wait_until(60, "no tilerun session left", || {
+            sessions_encrypted(&site).is_empty()
+        });
         let mut w = site.worker_with(&["--queue", u], &[]);
         let seen = sessions_encrypted(&site);
         w.stop();
@@ -191,7 +197,7 @@ fn tls_settings_are_honoured_and_verified() {
     let mut c = site.cmd(&["submit", "--recipe", "ndvi", "--queue", &full]);
     crate::util::Run(c.arg(&inputs[0]).output().unwrap()).ok();
     let mut w = site.worker_with(&["--queue", &full], &[]);
-    crate::watch::harness::wait_until(60, "the job done", || site.pg.count("done") == 1);
+    wait_until(60, "the job done", || site.pg.count("done") == 1);
     w.stop();
     assert!(!w.text().contains(PASSWORD));
 }

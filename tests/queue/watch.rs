@@ -21,7 +21,7 @@ fn watch_with_a_queue_hands_arrivals_to_the_workers() {
     for n in ["a.tif", "b.tif"] {
         site.drop_in(&fixture("scene_small.tif"), n);
     }
-    wait_until(30, "both files queued", || {
+    wait_until(60, "both files queued", || {
         d.count("queued", "a.tif") + d.count("queued", "b.tif") == 2
     });
     let inputs = pg.sql("SELECT input FROM tilerun.jobs WHERE state = 'pending' ORDER BY input");
@@ -73,7 +73,7 @@ fn watch_metrics_count_local_jobs() {
         "{before}"
     );
     site.drop_in(&fixture("scene_small.tif"), "a.tif");
-    wait_until(30, "the file done", || d.count("done", "a.tif") == 1);
+    wait_until(60, "the file done", || d.count("done", "a.tif") == 1);
     let (_, after) = get(port, "/metrics");
     assert_eq!(
         sample(&after, r#"tilerun_jobs_total{outcome="done"}"#),
@@ -105,7 +105,7 @@ fn watch_takes_the_queue_password_from_the_environment() {
     let mut d = Daemon::spawn(c);
     d.wait_ready();
     site.drop_in(&fixture("scene_small.tif"), "a.tif");
-    wait_until(30, "the file queued", || d.count("queued", "a.tif") == 1);
+    wait_until(60, "the file queued", || d.count("queued", "a.tif") == 1);
     assert_eq!(pg.sql("SELECT count(*) FROM tilerun.jobs"), "1");
     d.stop();
     assert!(!d.text().contains(PASSWORD));

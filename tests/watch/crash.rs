@@ -8,9 +8,9 @@ use std::path::Path;
 use super::harness::*;
 use crate::util::*;
 
-/// A site whose jobs on the big input take a while: 8-pixel windows.
+/// A site whose jobs on the big input take seconds (see [`SLOW`]).
 fn slow_site(extra: &str) -> Site {
-    Site::with_engine(&[("*.tif", "ndvi")], extra, "window = 8")
+    Site::with_engine(&[("*.tif", "ndvi")], extra, SLOW)
 }
 
 fn temp_in(dir: &Path) -> bool {
@@ -19,6 +19,8 @@ fn temp_in(dir: &Path) -> bool {
 
 /// Restart after a crash and check the end state.
 fn restart_and_check(site: &Site, big: &Path) {
+    // The crash is over: the re-run need not be slow.
+    site.unslow();
     let mut d = site.start();
     let ready = d.wait_ready();
     assert_eq!(ready["requeued"], 1, "{}", d.text());
@@ -38,7 +40,8 @@ fn restart_and_check(site: &Site, big: &Path) {
 }
 
 fn kill_at_failpoint(point: &str) {
-    let site = slow_site("");
+    // The failpoint holds the job where it is: no need for a slow one.
+    let site = Site::with_engine(&[("*.tif", "ndvi")], "", "window = 0");
     let big = site.big_input();
     let mut d = Daemon::spawn({
         let mut c = site.cmd();
@@ -111,6 +114,7 @@ fn sigterm_mid_job_lets_it_finish_within_the_grace_period() {
     assert_eq!(names(&site.done), ["big.tif"]);
     assert!(names(&site.work).is_empty());
     assert_no_temp(&site.out);
+    site.unslow();
     let want = site.reference(&site.env.path("big.tif"), "ndvi");
     assert_same_raster(&site.out.join("big_ndvi.tif"), &want);
 }

@@ -250,13 +250,23 @@ fn a_full_output_disk_is_retried_with_backoff_then_failed_or_recovered() {
         "{err}"
     );
     assert_no_temp(&site.out);
-    // Now one that recovers: space comes back between attempts.
+    // Now one that recovers: space comes back between attempts. A 1 s
+    // backoff leaves this test 3 s to free the space before the last
+    // attempt: too little on a starved box. Restarted with 10 s (the
+    // retry line is seen at once, so this costs about 10 s, not 30).
+    d.stop();
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    let slower = text.replace("retry_backoff_secs = 1\n", "retry_backoff_secs = 10\n");
+    assert_ne!(text, slower);
+    std::fs::write(&site.config, slower).unwrap();
+    let mut d = site.start();
+    d.wait_ready();
     site.drop_in(&fixture("scene_small.tif"), "later.tif");
     d.wait_log(60, "a retry of later.tif", |v| {
         v["outcome"] == "retry" && v["input"] == "later.tif"
     });
     disk.free();
-    wait_until(60, "later.tif in done/", || {
+    wait_until(90, "later.tif in done/", || {
         site.done.join("later.tif").exists()
     });
     d.stop();
@@ -330,7 +340,7 @@ fn running_out_of_file_descriptors_at_start_up_is_a_named_error() {
             .env_remove("NOTIFY_SOCKET");
         let mut d = Daemon::spawn(c);
         let mut code = None;
-        wait_until(30, "exit or ready", || {
+        wait_until(60, "exit or ready", || {
             code = d.child.try_wait().unwrap().map(|s| s.code().unwrap_or(-1));
             code.is_some() || d.text().contains("\"ready\"")
         });
@@ -339,7 +349,7 @@ fn running_out_of_file_descriptors_at_start_up_is_a_named_error() {
             continue;
         };
         let code = {
-            d.wait_exit(5);
+            d.wait_exit(60);
             code
         };
         let text = d.text();

@@ -83,7 +83,7 @@ fn members_arriving_apart_in_any_order_start_one_job_and_move_together() {
         assert!(names(&site.out).is_empty(), "{:?}", names(&site.out));
         assert!(names(&site.done).is_empty());
     }
-    wait_until(30, "three members in work/", || {
+    wait_until(60, "three members in work/", || {
         names(&site.work).len() == 3
     });
     drop_staged(&site, &staged[3]);
@@ -131,7 +131,7 @@ fn a_kill_between_members_then_a_restart_regroups_from_work() {
     for f in ["SR_B4.TIF", "SR_B5.TIF"] {
         drop_staged(&site, &staged(&site, LANDSAT, f));
     }
-    wait_until(30, "two members in work/", || names(&site.work).len() == 2);
+    wait_until(60, "two members in work/", || names(&site.work).len() == 2);
     d.kill9();
     // The rest arrives while the daemon is down.
     drop_staged(&site, &staged(&site, LANDSAT, "MTL.json"));
@@ -212,10 +212,10 @@ fn a_second_file_for_one_input_fails_its_set_without_overwriting() {
     let mut d = site.start();
     d.wait_ready();
     drop_staged(&site, &staged(&site, LANDSAT, "SR_B4.TIF"));
-    wait_until(30, "B4 in work/", || names(&site.work).len() == 1);
+    wait_until(60, "B4 in work/", || names(&site.work).len() == 1);
     drop_staged(&site, &staged(&site, LANDSAT, "SR_B4.TIF"));
     let json = site.failed.join(format!("{LANDSAT}.error.json"));
-    wait_until(30, "the set in failed/", || json.exists());
+    wait_until(60, "the set in failed/", || json.exists());
     let body = std::fs::read_to_string(&json).unwrap();
     assert!(body.contains("second file"), "{body}");
     let b4 = format!("{LANDSAT}_SR_B4.TIF");
@@ -303,7 +303,7 @@ fn a_late_file_of_a_delivery_goes_where_its_delivery_went() {
     wait_until(60, "the MTL beside them", || {
         names(&site.done) == done_names(LANDSAT)
     });
-    d.wait_log(10, "the late line", |v| {
+    d.wait_log(60, "the late line", |v| {
         v["message"] == "arrived after its delivery was done: moved to done/ beside its files"
     });
     // A delivery whose job failed: its late MTL follows it to failed/.

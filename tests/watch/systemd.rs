@@ -26,9 +26,9 @@ fn ready_comes_after_the_start_up_scan_and_re_queue() {
     );
     wait_until(60, "all three in done/", || names(&site.done).len() == 3);
     // Idle: the watchdog is petted.
-    sock.until(30, "WATCHDOG=1");
+    sock.until(60, "WATCHDOG=1");
     d.signal(libc::SIGTERM);
-    sock.until(30, "STOPPING=1");
+    sock.until(60, "STOPPING=1");
     assert_eq!(d.wait_exit(60), 0, "{}", d.text());
 }
 
@@ -40,7 +40,7 @@ fn the_watchdog_is_not_petted_while_a_job_is_stuck() {
     c.env("TILERUN_FAILPOINT", "after-claim");
     let mut d = Daemon::spawn(c);
     sock.until(60, "READY=1");
-    sock.until(30, "WATCHDOG=1");
+    sock.until(60, "WATCHDOG=1");
     site.drop_in(&fixture("rgb_band.tif"), "stuck.tif");
     d.wait_log(60, "the failpoint", |v| {
         v["message"]
@@ -74,7 +74,7 @@ fn the_watchdog_is_not_petted_while_a_job_is_stuck() {
 
 #[test]
 fn draining_on_stop_asks_systemd_for_more_time() {
-    let site = Site::with_engine(&[("*.tif", "ndvi")], "grace_secs = 300", "window = 8");
+    let site = Site::with_engine(&[("*.tif", "ndvi")], "grace_secs = 300", SLOW);
     let big = site.big_input();
     let sock = Socket::bind(&site);
     let mut d = Daemon::spawn(sock.cmd(&site, 0));
