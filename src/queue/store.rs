@@ -19,10 +19,46 @@
 //! answers must neither hold them for good nor keep SIGTERM from stopping.
 
 use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::remote::s3::{self, S3Uri};
+
+/// The pause, shared by a worker's slots: the slot that waits for a store
+/// holds the lock, and every slot takes it before claiming, so the whole
+/// process pauses. It holds when the last pause ended.
+#[derive(Default)]
+pub struct Pause(Mutex<Option<Instant>>);
+
+impl Pause {
+    /// Before a claim: wait out another slot's pause, if one is on. (A
+    /// poisoned lock only means that slot panicked: claiming is still
+    /// right.)
+    pub fn wait_turn(&self) {
+        drop(self.0.lock());
+    }
+
+    /// After a failed job touching `buckets`: if one does not answer, stop
+    /// every slot from claiming until it does, for at most `limit`. A slot
+    /// that finds another already pausing waits for that pause instead of
+    /// starting a second one after it: a pause that ended after this job
+    /// failed covered it. (Not a `try_lock`: that also fails while another
+    /// slot merely passes the lock on its way to claim, and would skip the
+    /// pause.)
+    pub fn after_failure(&self, buckets: &[String], limit: Duration, stop: &AtomicBool) {
+        if buckets.is_empty() {
+            return;
+        }
+        let failed_at = Instant::now();
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.is_some_and(|t| t >= failed_at) {
+            return;
+        }
+        wait_until_reachable(buckets, limit, stop);
+        *last = Some(Instant::now());
+    }
+}
 
 /// The buckets job `members` touch: its S3 inputs and an S3 `[output] dir`.
 pub fn buckets(members: &[String], cfg: &Config) -> Vec<String> {
@@ -43,7 +79,7 @@ pub fn buckets(members: &[String], cfg: &Config) -> Vec<String> {
 /// Return once every bucket in `buckets` answers, `limit` has passed, or
 /// `stop` is raised. Probes back off from 1 s to 30 s; the pause and its
 /// end are logged.
-pub fn wait_until_reachable(buckets: &[String], limit: Duration, stop: &AtomicBool) {
+fn wait_until_reachable(buckets: &[String], limit: Duration, stop: &AtomicBool) {
     let down = |b: &&String| !s3::reachable(b);
     let Some(first) = buckets.iter().find(down) else {
         return;

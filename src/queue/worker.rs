@@ -8,7 +8,7 @@
 //! or cancelled.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use postgres::fallible_iterator::FallibleIterator;
@@ -39,9 +39,8 @@ pub struct Worker {
     /// Slots busy in this process, for the busy/idle gauge.
     busy: Arc<AtomicUsize>,
     /// Held by the slot that waits for an unreachable store; every slot
-    /// takes it before claiming, so the whole process pauses (see `store`).
-    /// Holds when the last pause ended.
-    pause: Arc<Mutex<Option<Instant>>>,
+    /// The process-wide store pause, shared by every slot (see `store`).
+    pause: Arc<super::store::Pause>,
 }
 
 /// Connect (exit 2 if the queue is unusable), then run `q.jobs` slots
@@ -78,7 +77,7 @@ pub fn run(url: &str, cfg: Config, q: QueueConfig, metrics: Option<&str>) -> Res
         .unwrap_or_else(std::env::temp_dir)
         .join(format!("tilerun-worker-{}", std::process::id()));
     let (cfg, busy) = (Arc::new(cfg), Arc::new(AtomicUsize::new(0)));
-    let pause = Arc::new(Mutex::new(None));
+    let pause = Arc::new(super::store::Pause::default());
     let mut workers = Vec::with_capacity(slots);
     // Claims, renewals and failures need no fsync of their own: if the
     // database loses one in a crash, the token no longer matches, the
@@ -120,10 +119,9 @@ pub fn run(url: &str, cfg: Config, q: QueueConfig, metrics: Option<&str>) -> Res
 impl Worker {
     fn main_loop(&mut self) {
         while !self.stop.load(Ordering::SeqCst) {
-            // Wait out another slot's store pause (a poisoned lock only
-            // means that slot panicked: claiming is still right); a SIGTERM
-            // that ended the pause must not be followed by a claim.
-            drop(self.pause.lock());
+            // A SIGTERM that ended another slot's pause must not be
+            // followed by a claim.
+            self.pause.wait_turn();
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
@@ -149,27 +147,6 @@ impl Worker {
                 }
             }
         }
-    }
-
-    /// After a failed job: if its store does not answer, stop every slot
-    /// of this process from claiming until it does. A slot that finds
-    /// another already pausing waits for that pause instead of starting a
-    /// second one after it: a pause that ended after this job failed
-    /// covered it. (Not a `try_lock`: that also fails while another slot
-    /// merely passes the lock on its way to claim, and would skip the pause.)
-    fn pause_for_store(&self, j: &Claimed) {
-        let buckets = super::store::buckets(&j.members, &self.cfg);
-        if buckets.is_empty() {
-            return;
-        }
-        let failed_at = Instant::now();
-        let limit = Duration::from_secs_f64(self.q.store_pause_secs);
-        let mut last = self.pause.lock().unwrap_or_else(PoisonError::into_inner);
-        if last.is_some_and(|t| t >= failed_at) {
-            return;
-        }
-        super::store::wait_until_reachable(&buckets, limit, &self.stop);
-        *last = Some(Instant::now());
     }
 
     fn max(&self) -> i32 {
@@ -236,7 +213,9 @@ impl Worker {
             Err(e) => self.failed(&j, e, lease, t0),
         };
         if matches!(outcome, "retry" | "dead") {
-            self.pause_for_store(&j);
+            let buckets = super::store::buckets(&j.members, &self.cfg);
+            let limit = Duration::from_secs_f64(self.q.store_pause_secs);
+            self.pause.after_failure(&buckets, limit, &self.stop);
         }
         let n = self.busy.fetch_sub(1, Ordering::SeqCst) - 1;
         if let Some(m) = metrics {
