@@ -38,7 +38,6 @@ pub struct Worker {
     scratch: std::path::PathBuf,
     /// Slots busy in this process, for the busy/idle gauge.
     busy: Arc<AtomicUsize>,
-    /// Held by the slot that waits for an unreachable store; every slot
     /// The process-wide store pause, shared by every slot (see `store`).
     pause: Arc<super::store::Pause>,
 }

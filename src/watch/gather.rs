@@ -103,6 +103,18 @@ impl Daemon {
                 let cause = format!("a second file for input '{input}' of delivery {key}: nothing was overwritten; the set failed");
                 self.fail_set(recipe, &key, paths, &[], &cause);
             }
+            Added::Unfinishable {
+                key,
+                members,
+                missing,
+            } => {
+                let paths = members.iter().map(|m| self.s.work.join(m)).collect();
+                let cause = format!(
+                    "cannot complete from loose files: missing {}",
+                    missing.join(", ")
+                );
+                self.fail_set(recipe, &key, paths, &missing, &cause);
+            }
             Added::Late { key, name, ended } => self.late_file(recipe, &key, name, ended),
         }
     }

@@ -46,6 +46,14 @@ pub enum Added {
         input: String,
         members: Vec<OsString>,
     },
+    /// A set that can never be whole: its recipe has a fixed-name input
+    /// (no `*`, so no loose file is ever of its key) and no more files of
+    /// its key are arriving. It fails now, not after `set_timeout_secs`.
+    Unfinishable {
+        key: String,
+        members: Vec<OsString>,
+        missing: Vec<String>,
+    },
     /// A file no pattern names whose delivery `key` has already started:
     /// it goes with that job, or where the job's files went (`ended`).
     Late {
@@ -208,17 +216,25 @@ impl Sets {
     }
 
     /// The set `key`, taken from the books if every input has its file and
-    /// no more of its files are still in the inbox.
+    /// no more of its files are still in the inbox (or if it can never
+    /// have every input: `Unfinishable`).
     fn complete(&mut self, recipe: &str, key: &str, more: &dyn Fn(&str) -> bool) -> Added {
         let id = (recipe.to_string(), key.to_string());
-        let whole = self
-            .waiting
-            .get(&id)
-            .is_some_and(|w| self.missing(recipe, key, &w.members).is_empty());
-        if !whole || more(key) {
+        let Some(w) = self.waiting.get(&id) else {
+            return Added::Waiting;
+        };
+        let missing = self.missing(recipe, key, &w.members);
+        if more(key) || (!missing.is_empty() && self.loose_can_complete(recipe)) {
             return Added::Waiting;
         }
-        let w = self.waiting.remove(&id).expect("whole");
+        let w = self.waiting.remove(&id).expect("waiting");
+        if !missing.is_empty() {
+            return Added::Unfinishable {
+                key: key.to_string(),
+                members: w.members,
+                missing,
+            };
+        }
         self.started.push(Started {
             recipe: recipe.to_string(),
             key: key.to_string(),
@@ -289,6 +305,12 @@ impl Sets {
             .remove(&(recipe.to_string(), key.to_string()))
             .map(|w| w.members)
             .unwrap_or_default()
+    }
+
+    /// False when `recipe` has a fixed-name input: loose files carry no
+    /// such name with a key, so only a folder or archive can complete it.
+    fn loose_can_complete(&self, recipe: &str) -> bool {
+        self.recipes[recipe].iter().all(|(_, p)| p.keyed())
     }
 
     fn missing(&self, recipe: &str, key: &str, members: &[OsString]) -> Vec<String> {

@@ -118,3 +118,33 @@ fn a_whole_set_waits_for_its_files_still_in_the_inbox() {
     );
     assert!(s.release(&|_, _| false).is_empty());
 }
+
+#[test]
+fn a_set_of_a_recipe_with_a_fixed_name_fails_once_nothing_more_arrives() {
+    let cfg = crate::config::parse(
+        "[recipes.f]\nexpr = 'a + m'\ninputs = { a = '*_A.TIF', m = 'MASK.TIF' }\n",
+    )
+    .unwrap();
+    let (mut s, t) = (Sets::new(&cfg), Instant::now());
+    // Files of its key still in the inbox: it waits for them.
+    assert_eq!(s.add("f", "K_A.TIF".into(), t, &|_| true), Added::Waiting);
+    assert_eq!(s.add("f", "K_MTL.txt".into(), t, &|_| true), Added::Waiting);
+    let r = s.release(&|_, _| false);
+    let [(
+        _,
+        Added::Unfinishable {
+            key,
+            members,
+            missing,
+        },
+    )] = r.as_slice()
+    else {
+        panic!("{r:?}");
+    };
+    assert_eq!((key.as_str(), members.len()), ("K", 2));
+    assert!(
+        missing[0].starts_with("m (MASK.TIF, a name without the set key"),
+        "{missing:?}"
+    );
+    assert!(s.waiting_recipes().is_empty());
+}

@@ -364,3 +364,35 @@ fn a_redelivery_after_a_failure_keeps_its_first_claimed_extra() {
         &reference(&site),
     );
 }
+
+/// A recipe with a fixed-name input (no `*`) can never be completed by
+/// loose files, which carry no such name with a key: the set fails as soon
+/// as no more files of its key are arriving, saying why, rather than
+/// holding its files in work/ for `set_timeout_secs` (an hour here).
+#[test]
+fn loose_files_for_a_recipe_with_a_fixed_name_input_fail_at_once() {
+    let recipe = "[recipes.masked]\nexpr = 'where(m > 0, nodata, red)'\nnodata = -9999\n\
+                  inputs = { red = '*_SR_B4.TIF', m = 'MASK.TIF' }\n";
+    let engine = format!("{}{recipe}", crate::sets::recipes());
+    let site = Site::with_engine(&[("LC09_*", "masked")], "", &engine);
+    let mut d = site.start();
+    d.wait_ready();
+    // The MTL first (as `mv` claims in name order), then the band.
+    drop_staged(&site, &staged(&site, LANDSAT, "MTL.json"));
+    wait_members(&d, 1);
+    drop_staged(&site, &staged(&site, LANDSAT, "SR_B4.TIF"));
+    let json = site.failed.join(format!("{LANDSAT}.error.json"));
+    wait_until(60, "the set in failed/", || json.exists());
+    let body: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let missing = body["missing"].to_string();
+    assert!(
+        missing.contains("m (MASK.TIF, a name without the set key") && !missing.contains("red"),
+        "{body}"
+    );
+    let mut failed = names(&site.failed);
+    failed.retain(|n| !n.ends_with(".error.json"));
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(names(&site.work).is_empty() && names(&site.out).is_empty());
+    d.stop();
+}
