@@ -110,18 +110,31 @@ impl std::fmt::Display for S3Uri {
 /// Make GDAL's S3 requests fail when they connect or move no byte for
 /// `secs` (libcurl's low-speed limit: under 1 byte/s for that long), so a
 /// hung store fails a job as transient instead of holding it for ever. A
-/// value set in the environment (`GDAL_HTTP_LOW_SPEED_TIME`,
+/// value set in the environment (`GDAL_HTTP_LOW_SPEED_TIME`, `…_LIMIT`,
 /// `GDAL_HTTP_CONNECTTIMEOUT`) is the user's and wins, said in the log.
 pub fn set_stall_limit(secs: f64) {
     let secs = (secs.ceil() as u64).max(1).to_string();
-    for (key, value) in [
-        ("GDAL_HTTP_LOW_SPEED_TIME", secs.as_str()),
-        ("GDAL_HTTP_LOW_SPEED_LIMIT", "1"),
-        ("GDAL_HTTP_CONNECTTIMEOUT", secs.as_str()),
+    // What the environment's value stands in for, for the warning.
+    for (key, value, instead) in [
+        (
+            "GDAL_HTTP_LOW_SPEED_TIME",
+            secs.as_str(),
+            "store_stall_secs for transfers",
+        ),
+        (
+            "GDAL_HTTP_LOW_SPEED_LIMIT",
+            "1",
+            "1 byte/s as the stall speed (0: no stall limit)",
+        ),
+        (
+            "GDAL_HTTP_CONNECTTIMEOUT",
+            secs.as_str(),
+            "store_stall_secs for connecting",
+        ),
     ] {
         match std::env::var(key) {
             Ok(own) => tracing::warn!(
-                "{key}={own} from the environment is used in place of [queue] store_stall_secs"
+                "{key}={own} from the environment is used in place of [queue] {instead}"
             ),
             Err(_) => gdal::config::set_config_option(key, value).unwrap_or(()),
         }
