@@ -200,7 +200,18 @@ impl Store {
             etags.iter().map(String::as_str),
         );
         let url = a.sign(SIGNED_FOR);
-        let r = self.agent.post(url.as_str()).send(a.body());
+        // AWS may take minutes to assemble a large object (it keeps the
+        // connection alive meanwhile): a client that gave up on a
+        // completion the store then finished would leave the key in place
+        // outside the commit's fence. So not the parts' two minutes, but
+        // as long as the signature lasts.
+        let r = self
+            .agent
+            .post(url.as_str())
+            .config()
+            .timeout_global(Some(SIGNED_FOR))
+            .build()
+            .send(a.body());
         check(
             "completing",
             r.map_err(|e| format!("completing: {}", said(e)))?,
