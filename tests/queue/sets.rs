@@ -185,6 +185,29 @@ fn an_incomplete_set_or_a_second_file_for_one_name_submits_nothing() {
     );
 }
 
+/// A recipe with a fixed-name input (no `*`) cannot group loose files by
+/// it: `submit` refuses the set, submits nothing, and says why.
+#[test]
+fn a_loose_set_of_a_recipe_with_a_fixed_name_input_is_refused() {
+    let masked = "[recipes.masked]\nexpr = 'where(m > 0, nodata, red)'\n\
+                  [recipes.masked.inputs]\nred = '*_SR_B4.TIF'\nm = 'MASK.TIF'\n";
+    let site = Site::new(&format!("{}{masked}", crate::sets::recipes()));
+    let mut files = copy_set(&site.inputs, LANDSAT, &BANDS[..1]);
+    let mask = site.inputs.join("MASK.TIF");
+    std::fs::copy(landsat("QA_PIXEL.TIF"), &mask).unwrap();
+    files.push(mask);
+    let mut c = site.cmd(&["submit", "--recipe", "masked"]);
+    c.args(&files);
+    let r = Run(c.output().unwrap());
+    r.fails(2);
+    let want = format!(
+        "set {LANDSAT}: missing m (MASK.TIF, a name without the set key: \
+         give the delivery as its folder or archive)"
+    );
+    assert!(r.stderr().contains(&want), "{}", r.stderr());
+    assert_eq!(site.pg.sql("SELECT count(*) FROM tilerun.jobs"), "0");
+}
+
 #[test]
 fn a_version_1_database_is_migrated_and_its_rows_still_run() {
     let site = Site::new("");
