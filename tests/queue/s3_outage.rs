@@ -59,6 +59,11 @@ impl Gate {
         }
     }
 
+    /// The gate's address, for `AWS_S3_ENDPOINT`.
+    fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     fn hang(&self) {
         self.hung.store(true, Ordering::SeqCst);
     }
@@ -80,6 +85,13 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
     });
 }
 
+/// A bucket holding one input, `s3://tiles/in/a.tif`, submitted as a job.
+fn one_job(moto: &Moto, site: &Site) {
+    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
+    moto.put("/tiles/in/a.tif", &site.inputs(1)[0]);
+    moto.submit(site, "ndvi", "s3://tiles/in/a.tif");
+}
+
 /// An S3 outage costs one attempt per worker, not the queue: the
 /// worker whose job could not reach the store stops claiming until the
 /// store answers, the other jobs wait pending, and every job then
@@ -95,17 +107,9 @@ fn a_store_outage_pauses_claims_and_costs_no_job() {
         moto.put(&format!("/tiles/in/a{i}.tif"), p);
     }
     moto.submit(&site, "ndvi", "s3://tiles/in/a*.tif");
-    let endpoint = format!("127.0.0.1:{}", gate.port);
-    let env = moto.env();
-    let env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(k, v)| match k.as_str() {
-            "AWS_S3_ENDPOINT" => (k.as_str(), endpoint.as_str()),
-            _ => (k.as_str(), v.as_str()),
-        })
-        .collect();
+    let endpoint = gate.endpoint();
     gate.set(false);
-    let mut w = site.worker(&env);
+    let mut w = moto.worker(&site, &[("AWS_S3_ENDPOINT", &endpoint)]);
     wait_until(60, "the worker to pause", || {
         w.text().contains("not claiming jobs until it answers")
     });
@@ -136,21 +140,10 @@ fn a_store_that_hangs_does_not_freeze_a_paused_worker() {
     let moto = Moto::start();
     let gate = Gate::new(moto.port);
     let site = Site::new("jobs = 2");
-    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
-    let input = site.inputs(1).remove(0);
-    moto.put("/tiles/in/a.tif", &input);
-    moto.submit(&site, "ndvi", "s3://tiles/in/a.tif");
-    let endpoint = format!("127.0.0.1:{}", gate.port);
-    let env = moto.env();
-    let env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(k, v)| match k.as_str() {
-            "AWS_S3_ENDPOINT" => (k.as_str(), endpoint.as_str()),
-            _ => (k.as_str(), v.as_str()),
-        })
-        .collect();
+    one_job(&moto, &site);
+    let endpoint = gate.endpoint();
     gate.set(false);
-    let mut w = site.worker(&env);
+    let mut w = moto.worker(&site, &[("AWS_S3_ENDPOINT", &endpoint)]);
     wait_until(60, "the worker to pause", || {
         w.text().contains("not claiming jobs until it answers")
     });
@@ -171,21 +164,10 @@ fn a_job_whose_store_hangs_fails_after_the_stall_limit() {
     let moto = Moto::start();
     let gate = Gate::new(moto.port);
     let site = Site::new("jobs = 1\nmax_attempts = 1\nstore_pause_secs = 1\nstore_stall_secs = 2");
-    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
-    let input = site.inputs(1).remove(0);
-    moto.put("/tiles/in/a.tif", &input);
-    moto.submit(&site, "ndvi", "s3://tiles/in/a.tif");
-    let endpoint = format!("127.0.0.1:{}", gate.port);
-    let env = moto.env();
-    let env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(k, v)| match k.as_str() {
-            "AWS_S3_ENDPOINT" => (k.as_str(), endpoint.as_str()),
-            _ => (k.as_str(), v.as_str()),
-        })
-        .collect();
+    one_job(&moto, &site);
+    let endpoint = gate.endpoint();
     gate.hang();
-    let mut w = site.worker(&env);
+    let mut w = moto.worker(&site, &[("AWS_S3_ENDPOINT", &endpoint)]);
     wait_until(60, "the job to fail", || site.pg.count("dead") == 1);
     w.stop();
     let dead = outcomes(&w, "dead");
@@ -205,12 +187,9 @@ fn a_job_whose_store_hangs_fails_after_the_stall_limit() {
 #[test]
 fn an_unreachable_store_is_retried_then_dead_with_the_reason() {
     let moto = Moto::start();
-    assert_eq!(moto.http("PUT", "/tiles", b"").0, 200);
     let site = Site::new("max_attempts = 2\nstore_pause_secs = 2");
-    let input = site.inputs(1).remove(0);
-    moto.put("/tiles/in/a.tif", &input);
+    one_job(&moto, &site);
     let env = moto.env();
-    moto.submit(&site, "ndvi", "s3://tiles/in/a.tif");
     drop(moto);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut w = site.worker(&env);
