@@ -27,6 +27,13 @@ fn drop_staged(site: &Site, p: &Path) {
     std::fs::rename(p, site.inbox.join(p.file_name().unwrap())).unwrap();
 }
 
+/// A `QA_PIXEL` of delivery `key` that is not a TIFF: its set's job fails.
+fn drop_corrupt_qa(site: &Site, key: &str) {
+    let qa = site.env.path(&format!("staging/{key}_QA_PIXEL.TIF"));
+    std::fs::write(&qa, b"II*\0not a tiff").unwrap();
+    drop_staged(site, &qa);
+}
+
 /// Wait until the daemon has logged `n` set members as claimed (or found
 /// in work/ at start-up) and waiting for the rest: the moment a premature
 /// job would have started, seen in the log rather than guessed by a sleep.
@@ -236,9 +243,7 @@ fn a_set_whose_job_fails_moves_to_failed_whole_and_never_to_done() {
     for f in ["SR_B4.TIF", "SR_B5.TIF", "MTL.json"] {
         drop_staged(&site, &staged(&site, LANDSAT, f));
     }
-    let qa = site.env.path(&format!("staging/{LANDSAT}_QA_PIXEL.TIF"));
-    std::fs::write(&qa, b"II*\0not a tiff").unwrap();
-    drop_staged(&site, &qa);
+    drop_corrupt_qa(&site, LANDSAT);
     let json = site.failed.join(format!("{LANDSAT}.error.json"));
     wait_until(60, "the set in failed/", || json.exists());
     let body = std::fs::read_to_string(&json).unwrap();
@@ -311,9 +316,7 @@ fn a_late_file_of_a_delivery_goes_where_its_delivery_went() {
     for f in ["SR_B4.TIF", "SR_B5.TIF"] {
         drop_staged(&site, &staged(&site, &bad, f));
     }
-    let qa = site.env.path(&format!("staging/{bad}_QA_PIXEL.TIF"));
-    std::fs::write(&qa, b"II*\0not a tiff").unwrap();
-    drop_staged(&site, &qa);
+    drop_corrupt_qa(&site, &bad);
     wait_until(60, "the set in failed/", || {
         site.failed.join(format!("{bad}.error.json")).exists()
     });
@@ -338,9 +341,7 @@ fn a_redelivery_after_a_failure_keeps_its_first_claimed_extra() {
     for f in ["SR_B4.TIF", "SR_B5.TIF"] {
         drop_staged(&site, &staged(&site, LANDSAT, f));
     }
-    let qa = site.env.path(&format!("staging/{LANDSAT}_QA_PIXEL.TIF"));
-    std::fs::write(&qa, b"II*\0not a tiff").unwrap();
-    drop_staged(&site, &qa);
+    drop_corrupt_qa(&site, LANDSAT);
     let error = site.failed.join(format!("{LANDSAT}.error.json"));
     wait_until(60, "the broken delivery in failed/", || error.exists());
     let failed_before = names(&site.failed);
