@@ -32,16 +32,9 @@ pub fn staged_path(final_path: &Path, id: i64, token: &str) -> PathBuf {
 /// True when it replaced a file there (another job's output of that name,
 /// or an earlier run of this one whose commit was lost).
 pub fn place(staged: &Path, final_path: &Path) -> Result<bool, Error> {
-    use crate::sink::temp_file::{rename_noreplace, sync_dir};
-    let replaced = match rename_noreplace(staged, final_path) {
-        Ok(()) => false,
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-            std::fs::rename(staged, final_path)
-                .map_err(|e| error::io("placing the output at", final_path, e))?;
-            true
-        }
-        Err(e) => return Err(error::io("placing the output at", final_path, e)),
-    };
+    use crate::sink::temp_file::{rename_into, sync_dir};
+    let replaced = rename_into(staged, final_path, true)
+        .map_err(|e| error::io("placing the output at", final_path, e))?;
     let dir = final_path.parent().filter(|d| !d.as_os_str().is_empty());
     sync_dir(dir.unwrap_or(Path::new(".")))
         .map_err(|e| error::io("syncing the folder of", final_path, e))?;

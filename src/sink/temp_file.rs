@@ -51,14 +51,7 @@ impl TempFile {
     /// by another job after this one was planned still counts.
     pub fn commit(mut self, final_path: &Path, replace: bool) -> std::io::Result<bool> {
         File::open(&self.path)?.sync_all()?;
-        let replaced = match rename_noreplace(&self.path, final_path) {
-            Ok(()) => false,
-            Err(e) if replace && e.raw_os_error() == Some(libc::EEXIST) => {
-                std::fs::rename(&self.path, final_path)?;
-                true
-            }
-            Err(e) => return Err(e),
-        };
+        let replaced = rename_into(&self.path, final_path, replace)?;
         self.release();
         sync_dir(final_path.parent().unwrap_or(Path::new(".")))?;
         Ok(replaced)
@@ -78,6 +71,20 @@ impl Drop for TempFile {
             let _ = std::fs::remove_file(&self.path);
         }
         self.release();
+    }
+}
+
+/// `rename(from, to)`; with `replace` false an existing `to` is EEXIST.
+/// True when a file at `to` was replaced, as the rename itself found it
+/// (not a look beforehand, which another commit could make stale).
+pub fn rename_into(from: &Path, to: &Path, replace: bool) -> std::io::Result<bool> {
+    match rename_noreplace(from, to) {
+        Ok(()) => Ok(false),
+        Err(e) if replace && e.raw_os_error() == Some(libc::EEXIST) => {
+            std::fs::rename(from, to)?;
+            Ok(true)
+        }
+        Err(e) => Err(e),
     }
 }
 

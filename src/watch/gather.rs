@@ -162,14 +162,12 @@ impl Daemon {
 
     /// The queued, running or retrying job of set `key`, if any.
     fn set_item(&mut self, recipe: &str, key: &str) -> Option<&mut Item> {
-        let ours = |i: &&mut Item| i.recipe == recipe && i.name == OsStr::new(key);
-        if let Some(i) = self.inflight.values_mut().map(|r| &mut r.item).find(ours) {
-            return Some(i);
-        }
-        if let Some(i) = self.backlog.iter_mut().find(ours) {
-            return Some(i);
-        }
-        self.retries.iter_mut().map(|(_, i)| i).find(ours)
+        self.inflight
+            .values_mut()
+            .map(|r| &mut r.item)
+            .chain(self.backlog.iter_mut())
+            .chain(self.retries.iter_mut().map(|(_, i)| i))
+            .find(|i| i.recipe == recipe && i.name == OsStr::new(key))
     }
 
     /// A file of a waiting set's name arrived again while the first is in
